@@ -1,0 +1,74 @@
+"""Keeps the self-contained steps apart when one `pytest` from the root runs them all.
+
+Every step has modules with the same names (`app`, `client`, ...), and Python caches a
+module by its name in `sys.modules`: without this file, the second step's tests would be
+handed the first step's `app`. So when pytest moves from one step's tests to another's,
+this file parks the previous step's modules, brings back the new step's, and puts the new
+step's `server/` and `client/` folders first on `sys.path`.
+
+Inside a step, its own `pytest.ini` does the `sys.path` part and this file is not used.
+"""
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+STEPS = sorted(path for path in ROOT.glob("[0-9][0-9]_*") if path.is_dir())
+
+
+def source_dirs(step: Path) -> list[Path]:
+    """The folders a step's tests import from, as its pytest.ini lists them."""
+    return [step / "server", step / "client"]
+
+
+def step_of(path: Path) -> Path | None:
+    """The step folder that holds `path`, or None for files outside every step."""
+    for step in STEPS:
+        if path.resolve().is_relative_to(step):
+            return step
+    return None
+
+
+class StepSwitcher:
+    """Swaps `sys.modules` and `sys.path` from one step to another."""
+
+    def __init__(self) -> None:
+        self.current: Path | None = None
+        self.parked: dict[Path, dict[str, ModuleType]] = {}
+
+    def switch_to(self, step: Path | None) -> None:
+        if step is None or step == self.current:
+            return
+        if self.current is not None:
+            self.parked[self.current] = self.take_modules_of(self.current)
+        every_source_dir = {str(d) for s in STEPS for d in source_dirs(s)}
+        sys.path[:] = [entry for entry in sys.path if entry not in every_source_dir]
+        sys.path[:0] = [str(d) for d in source_dirs(step)]
+        sys.modules.update(self.parked.pop(step, {}))
+        self.current = step
+
+    @staticmethod
+    def take_modules_of(step: Path) -> dict[str, ModuleType]:
+        """Removes from sys.modules, and returns, the modules loaded from a step's code."""
+        folders = source_dirs(step)
+        taken = {}
+        for name, module in list(sys.modules.items()):
+            filename = getattr(module, "__file__", None)
+            if filename and any(Path(filename).resolve().is_relative_to(f) for f in folders):
+                taken[name] = sys.modules.pop(name)
+        return taken
+
+
+switcher = StepSwitcher()
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    switcher.switch_to(step_of(collector.path))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    switcher.switch_to(step_of(item.path))

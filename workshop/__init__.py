@@ -1,0 +1,1 @@
+"""The workshop's companion command: python -m workshop doctor|steps|run|client|verify|diff."""

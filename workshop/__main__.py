@@ -1,0 +1,122 @@
+"""python -m workshop: prepare, run, check and compare the workshop's steps.
+
+Run `python -m workshop --help`, or `--help` after any subcommand.
+"""
+
+import argparse
+import subprocess
+import sys
+
+from workshop.steps import STEPS, find_step
+
+
+def show_steps(args: argparse.Namespace) -> int:
+    """Lists the steps, what each teaches, and how to run it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="The steps", show_lines=True)
+    table.add_column("step")
+    table.add_column("teaches")
+    table.add_column("run the server")
+    table.add_column("run the client")
+    for step in STEPS:
+        client = f"python -m workshop client {step.number} {step.client_example}".strip()
+        table.add_row(step.folder, step.teaches, f"python -m workshop run {step.number}", client)
+    Console().print(table)
+    return 0
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """Starts a step's server the way its README does: `flask run` in its server folder."""
+    step = find_step(args.step)
+    command = [sys.executable, "-m", "flask", "run", "--host", args.host, "--port", str(args.port)]
+    print(f"Starting {step.folder} on http://{args.host}:{args.port} (stop it with Ctrl+C)")
+    return run_until_interrupted(command, cwd=step.path / "server")
+
+
+def run_client(args: argparse.Namespace) -> int:
+    """Runs a step's client with the arguments given after the step number."""
+    step = find_step(args.step)
+    return run_until_interrupted(
+        [sys.executable, "client.py", *args.args], cwd=step.path / "client"
+    )
+
+
+def run_until_interrupted(command: list[str], cwd) -> int:
+    """Runs a command in the foreground; Ctrl+C stops it without a traceback."""
+    process = subprocess.Popen(command, cwd=cwd)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # The child got the same Ctrl+C; give it a moment to finish its goodbye.
+        try:
+            return process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m workshop",
+        description="The companion command of the RESTful microservices workshop.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from workshop import diff, doctor, verify
+
+    doctor_parser = commands.add_parser("doctor", help="check this laptop before the workshop")
+    doctor_parser.set_defaults(handler=doctor.main)
+
+    steps_parser = commands.add_parser("steps", help="list the steps and how to run each")
+    steps_parser.set_defaults(handler=show_steps)
+
+    run_parser = commands.add_parser("run", help="start a step's server")
+    run_parser.add_argument("step", help="the step's number, such as 03")
+    run_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    run_parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    run_parser.set_defaults(handler=run_server)
+
+    client_parser = commands.add_parser(
+        "client", help="run a step's client", description="Runs NN_step/client/client.py."
+    )
+    client_parser.add_argument("step", help="the step's number, such as 03")
+    client_parser.add_argument(
+        "args", nargs=argparse.REMAINDER, help="passed to the client, e.g. add 'walk the dog'"
+    )
+    client_parser.set_defaults(handler=run_client)
+
+    verify_parser = commands.add_parser(
+        "verify",
+        help="run a step's checks, against its reference server or yours",
+        description=(
+            "Runs a step's checks. With no --base-url it starts the step's reference server; "
+            "with one it checks the server you wrote (steps 03 to 05: the todo API contract)."
+        ),
+    )
+    verify_parser.add_argument("step", help="the step's number, such as 03")
+    verify_parser.add_argument("--base-url", help="check the server at this URL instead")
+    verify_parser.set_defaults(handler=verify.main)
+
+    diff_parser = commands.add_parser(
+        "diff", help="show what a step changed from another, for instructors"
+    )
+    diff_parser.add_argument("old", help="the earlier step, such as 03")
+    diff_parser.add_argument("new", help="the later step, such as 04")
+    diff_parser.add_argument("--stat", action="store_true", help="only the summary")
+    diff_parser.set_defaults(handler=diff.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ValueError as error:  # an unknown step number, said as one sentence
+        print(error, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""python -m workshop verify NN [--base-url URL]: runs a step's checks and explains each failure.
+
+Steps 01 and 02: the step's own tests. Steps 03 to 05: the step's own tests and the todo
+API contract suite of the root tests/ folder, against the step's reference server; or,
+with --base-url, the contract suite alone against a server you wrote.
+"""
+
+import argparse
+
+import pytest
+
+from workshop.steps import ROOT, Step, find_step
+
+
+class FailureCollector:
+    """A pytest plugin that keeps each failure's message, to print them plainly at the end."""
+
+    def __init__(self) -> None:
+        self.failures: list[tuple[str, str]] = []
+        self.passed = 0
+        self.skipped = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash else str(report.longrepr)
+            self.failures.append((report.nodeid, message))
+        elif report.passed and report.when == "call":
+            self.passed += 1
+        elif report.skipped:
+            self.skipped += 1
+
+
+def pytest_arguments(step: Step, base_url: str | None) -> list[str]:
+    """What to hand pytest for this step and target."""
+    quiet = ["-q", "--tb=no", "--no-header", "-p", "no:cacheprovider"]
+    contract = sorted(str(path) for path in (ROOT / "tests").glob("test_todo_contract_*.py"))
+    if base_url:
+        if not step.serves_todo_api:
+            raise ValueError(
+                f"--base-url checks a todo API, and step {step.number} has none. "
+                f"Run: python -m workshop verify {step.number}"
+            )
+        return [*quiet, *contract, "--base-url", base_url]
+    own = str(step.path / "tests")
+    if step.serves_todo_api:
+        # -k keeps the step's own tests (its folder) and the contract cases run on its server.
+        return [*quiet, own, *contract, "-k", step.folder]
+    return [*quiet, own]
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.panel import Panel
+
+    step = find_step(args.step)
+    target = args.base_url or f"the reference server of {step.folder}"
+    console = Console(highlight=False)
+    console.print(f"Checking {step.folder} against {target} ...")
+
+    collector = FailureCollector()
+    exit_code = pytest.main(pytest_arguments(step, args.base_url), plugins=[collector])
+
+    for test, message in collector.failures:
+        console.print(Panel(message, title=test, title_align="left", border_style="red"))
+    summary = f"{collector.passed} passed, {len(collector.failures)} failed"
+    if collector.skipped:
+        summary += f", {collector.skipped} skipped"
+    console.print(summary, style="green" if exit_code == 0 else "bold red")
+    return 0 if exit_code == 0 else 1

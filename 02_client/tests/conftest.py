@@ -1,0 +1,164 @@
+"""Fixtures for step 02: the app, Flask's test client, and a real server run by `flask run`."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+STEP_DIR = Path(__file__).resolve().parent.parent
+SERVER_DIR = STEP_DIR / "server"
+CLIENT_DIR = STEP_DIR / "client"
+SECONDS_TO_START = 20
+
+
+def find_free_port() -> int:
+    """A port nobody listens on right now: the system picks one for a socket bound to 0."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def learner_environment() -> dict[str, str]:
+    """This process's environment without settings that would change what a learner sees."""
+    env = dict(os.environ)
+    for name in list(env):
+        # FLASK_APP or FLASK_RUN_PORT from outside would pick another app or port.
+        if name.startswith("FLASK_"):
+            del env[name]
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        env.pop(name, None)  # these make rich add colour codes even in a pipe
+    env["PYTHONIOENCODING"] = "utf-8"  # the same output bytes on Windows as elsewhere
+    return env
+
+
+@pytest.fixture
+def app() -> Flask:
+    """The step's app, built by its factory in testing mode."""
+    from app import create_app
+
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Flask's test client: sends requests to the app without a network."""
+    return app.test_client()
+
+
+@pytest.fixture
+def clean_env() -> dict[str, str]:
+    """The environment for processes started as a learner would start them."""
+    return learner_environment()
+
+
+@pytest.fixture
+def unused_base_url() -> str:
+    """A base URL where no server listens, to see what the client says then."""
+    return f"http://127.0.0.1:{find_free_port()}"
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Runs `flask run` in server/ on a free port, as a learner does; yields its base URL."""
+    port = find_free_port()
+    log_path = tmp_path_factory.mktemp("live_server") / "server.log"
+    # The dev server logs every request: a file never fills up the way an unread pipe does.
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "run", "--port", str(port)],
+            cwd=SERVER_DIR,
+            env=learner_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_listening(process, port, log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_listening(process: subprocess.Popen, port: int, log_path: Path) -> None:
+    """Polls until the server accepts connections; fails with its output if it never does."""
+    deadline = time.monotonic() + SECONDS_TO_START
+    while True:
+        if process.poll() is not None:
+            pytest.fail(
+                f"`flask run` exited with code {process.returncode}:\n{log_path.read_text()}"
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"`flask run` did not listen on port {port} within {SECONDS_TO_START} s:\n"
+                    + log_path.read_text()
+                )
+            time.sleep(0.1)  # a short pause between attempts, not a guess at the start time
+
+
+@pytest.fixture
+def run_client(clean_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess]:
+    """Runs `python client.py ARGS...` from client/, as a learner does, and returns the result."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "client.py", *args],
+            cwd=CLIENT_DIR,
+            env=clean_env,
+            capture_output=True,
+            encoding="utf-8",
+            timeout=120,
+        )
+
+    return run
+
+
+@pytest.fixture
+def step_dir() -> Path:
+    """The step's folder, 02_client, wherever it was copied to."""
+    return STEP_DIR
+
+
+class HtmlPage(BaseHTTPRequestHandler):
+    """Answers every GET with a small HTML page, as a website would."""
+
+    def do_GET(self) -> None:
+        page = b"<!doctype html><title>Not an API</title><p>Hello!</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keeps the test output quiet: no line per request."""
+
+
+@pytest.fixture
+def html_server() -> Iterator[str]:
+    """A server on a free port that answers HTML, like another program on the wrong port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HtmlPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -257,7 +257,7 @@ def todo_fields(
     if todo_id is not None:
         if "id" in body and not (is_integer_within(body["id"]) and body["id"] == todo_id):
             errors.append(("id", f"must be {todo_id}, the id in the URL"))
-        if "version" in body and not is_integer_within(body["version"], 1):
+        if "version" in body and not is_integer_within(body["version"]):
             errors.append(("version", "must be a whole number"))
 
     if errors:

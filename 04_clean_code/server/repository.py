@@ -114,6 +114,7 @@ CREATE TABLE IF NOT EXISTS todos (
 CREATE INDEX IF NOT EXISTS todos_by_completed ON todos (completed, id);
 """
 COLUMNS = 'id, title, completed, "order", version'
+MAX_SQLITE_INTEGER = 2**63 - 1
 
 
 class SqliteTodoRepository(TodoRepository):
@@ -156,9 +157,8 @@ class SqliteTodoRepository(TodoRepository):
         return to_todo(row) if row else None
 
     def list(self, completed: bool | None, limit: int, offset: int) -> tuple[list[Todo], int]:
-        where, parameters = (
-            ("WHERE completed = ?", (completed,)) if completed is not None else ("", ())
-        )
+        where, parameters = ("", ()) if completed is None else ("WHERE completed = ?", (completed,))
+        offset = min(offset, MAX_SQLITE_INTEGER)  # a larger offset is past the end anyway
         with closing(self._connect()) as connection:
             connection.execute("BEGIN")  # the page and the count from the same snapshot
             rows = connection.execute(

@@ -181,7 +181,7 @@ def todo_fields(
     if todo_id is not None:
         if "id" in data and not (is_integer_within(data["id"]) and data["id"] == todo_id):
             errors.append(("id", f"must be {todo_id}, the id in the URL"))
-        if "version" in data and not is_integer_within(data["version"], 1):
+        if "version" in data and not is_integer_within(data["version"]):
             errors.append(("version", "must be a whole number"))
 
     if errors:

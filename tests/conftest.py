@@ -1,0 +1,607 @@
+"""Fixtures for the todo API contract suite: which server to test, and an `api` to call it.
+
+Without options, the suite starts each todo step's reference server, exactly as a learner
+does, and runs every contract test once per server. With `--base-url URL` (or the
+environment variable TODO_BASE_URL) it runs every contract test against that server only:
+this is how `python -m workshop verify 03 --base-url URL` checks a server you wrote.
+
+The tests share one server per step, so each test creates the todos it needs and assumes
+nothing about the others in the store. Only tests that count todos ask for `empty_store`,
+which deletes every todo first (DELETE /todos is part of the contract).
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- The reference servers ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceServer:
+    """How to start one step's reference server from its `server/` folder."""
+
+    step: str  # the step folder, e.g. "03_todo_rest"
+    command: tuple[str, ...]  # "{port}" is replaced by a free port
+    env: Mapping[str, str] = field(default_factory=dict)  # "{tmp}" is a fresh temporary folder
+
+    @property
+    def server_dir(self) -> Path:
+        """The folder the command runs in."""
+        return ROOT / self.step / "server"
+
+    @property
+    def openapi_path(self) -> Path:
+        """The step's OpenAPI description, which every response is checked against."""
+        return ROOT / self.step / "openapi.yaml"
+
+
+# Exactly what a learner types in the step's server folder (`--port` overrides .flaskenv).
+FLASK_RUN = (sys.executable, "-m", "flask", "run", "--port", "{port}")
+
+# One row per todo step. A new step needs only its row here.
+REFERENCE_SERVERS = (
+    ReferenceServer("03_todo_rest", FLASK_RUN),
+    ReferenceServer("04_clean_code", FLASK_RUN, {"TODO_DB": "{tmp}/todos.sqlite3"}),
+)
+
+SERVER_START_SECONDS = 30
+
+
+# --- Checking responses against openapi.yaml ----------------------------------------------
+
+SPEC_URI = "urn:todo-api:openapi"
+
+
+def escape_pointer(key: str) -> str:
+    """One JSON Pointer segment (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+class OpenApiDocument:
+    """A step's openapi.yaml, able to list how a real response departs from it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # OpenAPI 3.1 schemas are JSON Schema 2020-12; their $refs point into this document.
+        resource = Resource.from_contents(self.spec, default_specification=DRAFT202012)
+        self.registry = Registry().with_resource(SPEC_URI, resource)
+        self.templates = [
+            (re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", template) + "$"), template)
+            for template in self.spec["paths"]
+        ]
+        self.validators: dict[str, Draft202012Validator] = {}
+
+    def resolve(self, node: dict, pointer: str) -> tuple[dict, str]:
+        """Follows `$ref`s to the object they name; returns it and its JSON Pointer."""
+        while "$ref" in node:
+            pointer = node["$ref"].removeprefix("#")
+            node = self.spec
+            for part in pointer.split("/")[1:]:
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node, pointer
+
+    def validator(self, schema_pointer: str) -> Draft202012Validator:
+        """A JSON Schema validator for the schema at this place in the document."""
+        if schema_pointer not in self.validators:
+            self.validators[schema_pointer] = Draft202012Validator(
+                {"$ref": f"{SPEC_URI}#{schema_pointer}"},
+                registry=self.registry,
+                format_checker=Draft202012Validator.FORMAT_CHECKER,
+            )
+        return self.validators[schema_pointer]
+
+    def departures(self, response: requests.Response) -> list[str]:
+        """What in this response the document does not describe; empty when all is as documented."""
+        method = response.request.method.lower()
+        path = urlsplit(response.request.url).path
+        template = next((t for pattern, t in self.templates if pattern.match(path)), None)
+        if template is None:
+            return []  # unknown paths are 404s, which the contract, not the file, describes
+        operation = self.spec["paths"][template].get(method)
+        if operation is None:
+            return []  # a 405, documented once as components.responses.MethodNotAllowed
+        status = str(response.status_code)
+        if status not in operation["responses"]:
+            documented = ", ".join(operation["responses"])
+            return [f"{method.upper()} {template} documents only the statuses {documented}"]
+        where = f"{method.upper()} {template} {status}"
+        pointer = f"/paths/{escape_pointer(template)}/{method}/responses/{status}"
+        described, pointer = self.resolve(operation["responses"][status], pointer)
+        departures = []
+        for name, header in described.get("headers", {}).items():
+            header, _ = self.resolve(header, "")
+            if header.get("required") and name not in response.headers:
+                departures.append(f"{where} lacks the header {name}")
+        content = described.get("content", {})
+        if method == "head" or not content:
+            if response.content:
+                departures.append(f"{where} should have no body")
+            return departures
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media_type not in content:
+            documented = ", ".join(content)
+            departures.append(f"{where} has Content-Type {media_type!r}, not {documented}")
+            return departures
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            return [*departures, f"{where} has a body that is not JSON"]
+        schema_pointer = f"{pointer}/content/{escape_pointer(media_type)}/schema"
+        errors = list(self.validator(schema_pointer).iter_errors(body))
+        for error in errors[:3]:
+            place = "/".join(str(part) for part in error.absolute_path) or "the body"
+            departures.append(f"{where}: at {place}: {shorten(error.message, 160)}")
+        return departures
+
+
+# --- The server under test ----------------------------------------------------------------
+
+
+@dataclass
+class TodoServer:
+    """The server under test: where it answers, and what it is checked against."""
+
+    name: str
+    base_url: str
+    openapi: OpenApiDocument | None = None  # only reference servers have one
+    log: Path | None = None  # the output of a server started here
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Adds --base-url, to check a server that is already running."""
+    parser.addoption(
+        "--base-url",
+        metavar="URL",
+        default=os.environ.get("TODO_BASE_URL") or None,
+        help="run the todo contract tests against the server at URL only "
+        "(default: the environment variable TODO_BASE_URL, else start each reference server)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Runs each contract test once per server under test, and each OpenAPI test per step."""
+    if "todo_server" in metafunc.fixturenames:
+        base_url = metafunc.config.getoption("--base-url")
+        if base_url:
+            metafunc.parametrize(
+                "todo_server", [base_url], ids=["base-url"], indirect=True, scope="session"
+            )
+        else:
+            metafunc.parametrize(
+                "todo_server",
+                REFERENCE_SERVERS,
+                ids=[row.step for row in REFERENCE_SERVERS],
+                indirect=True,
+                scope="session",
+            )
+    if "openapi_step" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "openapi_step",
+            REFERENCE_SERVERS,
+            ids=[row.step for row in REFERENCE_SERVERS],
+            scope="session",
+        )
+
+
+@pytest.fixture(scope="session")
+def todo_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TodoServer]:
+    """The server under test: the one at --base-url, or a reference server started here."""
+    target = request.param
+    if isinstance(target, str):
+        base_url = target.rstrip("/")
+        check_reachable(base_url)
+        yield TodoServer(name=base_url, base_url=base_url)
+    else:
+        with run_reference_server(target, tmp_path_factory.mktemp(target.step)) as server:
+            yield server
+
+
+def check_reachable(base_url: str) -> None:
+    """Fails every test with one clear sentence when nothing answers at `base_url`."""
+    try:
+        requests.get(f"{base_url}/todos", timeout=5)
+        return
+    except requests.RequestException:
+        pass  # fail outside the except block, so that no traceback is chained to the message
+    pytest.fail(
+        f"Cannot reach a server at {base_url}. Is it running? "
+        "Start it in another terminal, then run the checks again.",
+        pytrace=False,
+    )
+
+
+@contextmanager
+def run_reference_server(row: ReferenceServer, tmp: Path) -> Iterator[TodoServer]:
+    """Starts a step's server on a free port, waits until it listens, and stops it afterwards."""
+    port = free_port()
+    log_path = tmp / "server.log"
+    # FLASK_* variables from the outer shell (FLASK_APP, FLASK_DEBUG...) would change what
+    # `flask run` does; a learner's fresh terminal has none, only the step's .flaskenv.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("FLASK_")}
+    env.update({name: value.replace("{tmp}", str(tmp)) for name, value in row.env.items()})
+    env["PYTHONUNBUFFERED"] = "1"  # so the log is complete when a start fails
+    command = [part.replace("{port}", str(port)) for part in row.command]
+    # The output goes to a file: a pipe nobody reads fills up and blocks the server.
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=row.server_dir, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_listening(process, port, command, row, log_path)
+        openapi = OpenApiDocument(row.openapi_path) if row.openapi_path.exists() else None
+        yield TodoServer(row.step, f"http://127.0.0.1:{port}", openapi, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_listening(
+    process: subprocess.Popen, port: int, command: list[str], row: ReferenceServer, log_path: Path
+) -> None:
+    """Polls the port until the server accepts connections; fails with its output if not."""
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    problem = f"did not accept connections within {SERVER_START_SECONDS} s"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            problem = f"exited with code {process.returncode}"
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)  # not listening yet
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    pytest.fail(
+        f"The {row.step} server ({' '.join(command)}, run in {row.server_dir}) {problem}. "
+        f"Its output:\n{output}",
+        pytrace=False,
+    )
+
+
+# --- The api fixture ----------------------------------------------------------------------
+
+NOT_GIVEN: Any = object()
+
+# Headers that explain most failures; a check about another header shows that one too.
+REQUEST_HEADERS_SHOWN = (
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Host",
+    "Origin",
+    "Access-Control-Request-Method",
+    "Access-Control-Request-Headers",
+)
+RESPONSE_HEADERS_SHOWN = ("Content-Type", "Location", "ETag", "Link", "X-Total-Count", "Allow")
+
+# What leaks from a server that shows its internals: a traceback, a source file's path.
+INTERNALS = re.compile(r'Traceback|File "|[\w-]+\.py\b')
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    """The text, cut to `limit` characters with a note of how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters in all)"
+
+
+def body_excerpt(body: bytes | str | None) -> str | None:
+    """A readable excerpt of a request or response body, or None when it is empty."""
+    if not body:
+        return None
+    if isinstance(body, bytes):
+        text = body.decode("utf-8", errors="backslashreplace")
+        if len(body) > 200:
+            text = f"{text[:200]}... ({len(body)} bytes in all)"
+    else:
+        text = shorten(body, 200)
+    # One line per body keeps the indented layout of the message readable.
+    return text.strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
+def media_type(response: requests.Response) -> str:
+    """The response's Content-Type without parameters such as charset, lower case."""
+    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+class TodoApi:
+    """Calls the server under test. Each failure names the request, the expectation and the answer.
+
+    Every response from a reference server is also checked against the step's openapi.yaml.
+    """
+
+    timeout = 10  # seconds; no call may wait forever
+
+    def __init__(self, server: TodoServer) -> None:
+        self.server = server
+        self.base_url = server.base_url
+        self.local = threading.local()  # one requests.Session per thread
+        self.sessions: list[requests.Session] = []
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a path such as "/todos" (absolute URLs are kept)."""
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def session(self) -> requests.Session:
+        """This thread's session: sessions are not shared between threads."""
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+            self.sessions.append(self.local.session)
+        return self.local.session
+
+    def close(self) -> None:
+        """Closes the connections of every thread's session."""
+        for session in self.sessions:
+            session.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Sends one request (keyword arguments as in requests) and returns the response."""
+        __tracebackhide__ = True
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("allow_redirects", False)  # a test sees exactly what the server sent
+        url = self.url(path)
+        try:
+            response = self.session().request(method, url, **kwargs)
+        except requests.RequestException as error:
+            raise AssertionError(f"{method} {url} got no answer: {error}") from None
+        if self.server.openapi is not None:
+            departures = self.server.openapi.departures(response)
+            if departures:
+                self.fail(
+                    response,
+                    f"an answer as {self.server.name}/openapi.yaml documents it:\n    - "
+                    + "\n    - ".join(departures),
+                )
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """Sends GET to `path`, as `request` does."""
+        __tracebackhide__ = True
+        return self.request("GET", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> requests.Response:
+        """Sends HEAD to `path`, as `request` does."""
+        __tracebackhide__ = True
+        return self.request("HEAD", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        """Sends POST to `path`, as `request` does."""
+        __tracebackhide__ = True
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        """Sends PUT to `path`, as `request` does."""
+        __tracebackhide__ = True
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        """Sends PATCH to `path`, as `request` does."""
+        __tracebackhide__ = True
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        """Sends DELETE to `path`, as `request` does."""
+        __tracebackhide__ = True
+        return self.request("DELETE", path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> requests.Response:
+        """Sends OPTIONS to `path`, as `request` does."""
+        __tracebackhide__ = True
+        return self.request("OPTIONS", path, **kwargs)
+
+    # -- the common steps of many tests
+
+    def create(self, title: str = "walk the dog", **fields: Any) -> dict:
+        """POSTs a todo that must be created (201) and returns it."""
+        __tracebackhide__ = True
+        response = self.post("/todos", json={"title": title, **fields})
+        return self.expect(response, 201)
+
+    def fetch(self, todo_id: int) -> dict:
+        """GETs a todo that must exist and returns it."""
+        __tracebackhide__ = True
+        return self.expect(self.get(f"/todos/{todo_id}"), 200)
+
+    def clear(self) -> None:
+        """Deletes every todo (DELETE /todos must answer 204)."""
+        __tracebackhide__ = True
+        self.expect(self.delete("/todos"), 204)
+
+    # -- assertions
+
+    def expect(
+        self,
+        response: requests.Response,
+        status: int | tuple[int, ...],
+        *,
+        headers: Mapping[str, Any] | None = None,
+        json: Any = NOT_GIVEN,
+        fields: Mapping[str, Any] | None = None,
+        errors: tuple[str, ...] = (),
+    ) -> Any:
+        """Fails unless the response is as described; returns its JSON body (None when empty).
+
+        status: the status code, or a tuple of acceptable ones. An error status (400 or more)
+            also requires a problem document (RFC 9457) of that status, showing no internals.
+        headers: name -> exact value; `...` means present with any value, None means absent.
+        json: the whole body; fields: some of the body's fields and their values.
+        errors: fields that the problem document's `errors` list must name.
+        """
+        __tracebackhide__ = True
+        headers = headers or {}
+        shown = tuple(headers)
+        statuses = (status,) if isinstance(status, int) else status
+        if response.status_code not in statuses:
+            wanted = " or ".join(map(str, statuses))
+            self.fail(response, f"status {wanted}, got {response.status_code}", shown)
+        is_problem = response.status_code >= 400 and response.request.method != "HEAD"
+        if is_problem:
+            self.expect_problem(response, errors)
+        body = self.json_body(response, shown)
+        if not is_problem and body is not None and media_type(response) != "application/json":
+            self.fail(response, "Content-Type: application/json", shown)
+        for name, wanted in headers.items():
+            got = response.headers.get(name)
+            if wanted is None and got is not None:
+                self.fail(response, f"no {name} header", shown)
+            if wanted is ... and got is None:
+                self.fail(response, f"a {name} header, but there is none", shown)
+            if isinstance(wanted, str) and got != wanted:
+                got_text = "there is none" if got is None else f"got {name}: {got}"
+                self.fail(response, f"{name}: {wanted}, but {got_text}", shown)
+        if json is not NOT_GIVEN and body != json:
+            self.fail(response, f"the body {dumps(json)}", shown)
+        for name, wanted in (fields or {}).items():
+            if not isinstance(body, dict) or body.get(name, NOT_GIVEN) != wanted:
+                self.fail(response, f'"{name}": {dumps(wanted)} in the body', shown)
+        return body
+
+    def json_body(self, response: requests.Response, shown: tuple[str, ...] = ()) -> Any:
+        """The response's JSON body, None when it is empty; fails when it is not JSON."""
+        __tracebackhide__ = True
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            pass
+        self.fail(response, "a JSON body", shown)
+
+    def expect_problem(self, response: requests.Response, errors: tuple[str, ...] = ()) -> None:
+        """Fails unless the body is a problem document for this status, naming these fields."""
+        __tracebackhide__ = True
+        status = response.status_code
+        if media_type(response) != "application/problem+json":
+            self.fail(response, "Content-Type: application/problem+json (a problem document)")
+        body = self.json_body(response)
+        if not (
+            isinstance(body, dict)
+            and body.get("status") == status
+            and isinstance(body.get("type"), str)
+            and isinstance(body.get("title"), str)
+            and body.get("title")
+            and isinstance(body.get("detail"), str)
+        ):
+            self.fail(
+                response,
+                f'a problem document: {{"type": "about:blank", "title": ..., "status": {status}, '
+                '"detail": ...}',
+            )
+        if INTERNALS.search(response.text):
+            self.fail(response, "no traceback or source file path in the answer")
+        named = {
+            entry.get("field") for entry in body.get("errors") or [] if isinstance(entry, dict)
+        }
+        missing = [name for name in errors if name not in named]
+        if missing:
+            wanted = ", ".join(f'{{"field": "{name}", ...}}' for name in missing)
+            self.fail(response, f'"errors": [{wanted}] in the problem document')
+
+    def check(self, condition: bool, response: requests.Response, expected: str) -> None:
+        """Fails with `expected` and the exchange unless `condition` holds."""
+        __tracebackhide__ = True
+        if not condition:
+            self.fail(response, expected)
+
+    def fail(
+        self, response: requests.Response, expected: str, headers: tuple[str, ...] = ()
+    ) -> NoReturn:
+        """Raises an AssertionError showing what was expected, what was sent, what came back."""
+        __tracebackhide__ = True
+        message = describe_exchange(response, expected, headers)
+        if response.status_code >= 500 and self.server.log is not None:
+            message += f"\n  The server's output, traceback included, is in {self.server.log}"
+        raise AssertionError(message)
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a value, for messages."""
+    return shorten(json.dumps(value, ensure_ascii=False), 200)
+
+
+def describe_exchange(
+    response: requests.Response, expected: str, extra_headers: tuple[str, ...] = ()
+) -> str:
+    """A short account of one request and its response, for failure messages."""
+    request = response.request
+    indent = "\n" + " " * 12
+    sent = [f"{request.method} {request.url}"]
+    sent += [
+        f"{name}: {request.headers[name]}"
+        for name in (*REQUEST_HEADERS_SHOWN, *extra_headers)
+        if name in request.headers
+    ]
+    sent += [excerpt] if (excerpt := body_excerpt(request.body)) else []
+    got = [f"{response.status_code} {response.reason}"]
+    seen = set()
+    for name in (*RESPONSE_HEADERS_SHOWN, *extra_headers):
+        if name in response.headers and name.lower() not in seen:
+            seen.add(name.lower())
+            got.append(f"{name}: {response.headers[name]}")
+    got += [excerpt] if (excerpt := body_excerpt(response.content)) else []
+    return f"Expected {expected}\n  Request:  {indent.join(sent)}\n  Response: {indent.join(got)}"
+
+
+@pytest.fixture
+def api(todo_server: TodoServer) -> Iterator[TodoApi]:
+    """Calls the server under test and explains every failure with the request and response."""
+    calls = TodoApi(todo_server)
+    yield calls
+    calls.close()
+
+
+@pytest.fixture
+def todo(api: TodoApi) -> dict:
+    """A todo created for this test alone."""
+    return api.create("walk the dog", order=3)
+
+
+@pytest.fixture
+def empty_store(api: TodoApi) -> TodoApi:
+    """Deletes every todo first: only for tests that count todos or need exact listings."""
+    api.clear()
+    return api
+
+
+@pytest.fixture(scope="session")
+def openapi_document(openapi_step: ReferenceServer) -> dict:
+    """A reference step's openapi.yaml, loaded."""
+    if not openapi_step.openapi_path.exists():
+        pytest.fail(f"{openapi_step.step} has no openapi.yaml", pytrace=False)
+    return yaml.safe_load(openapi_step.openapi_path.read_text(encoding="utf-8"))

@@ -19,8 +19,8 @@ CONTRACT_ROUTES = {
 # The contract's "Health (04 and 05)": routes some steps add to the todo routes.
 ROUTES_ADDED_BY_STEP = {
     "03_todo_rest": {},
-    "04_clean_code": {"/health": {"get", "head"}},
-    "05_docker": {"/health": {"get", "head"}, "/ready": {"get", "head"}},
+    "04_clean_code": {"/health": {"get", "head", "options"}},
+    "05_docker": {"/health": {"get", "head", "options"}, "/ready": {"get", "head", "options"}},
 }
 
 # The statuses each operation can answer; 500 belongs to every one of them.

@@ -6,6 +6,7 @@ with --base-url, the contract suite alone against a server you wrote.
 """
 
 import argparse
+import re
 
 import pytest
 
@@ -33,7 +34,8 @@ class FailureCollector:
 
 def pytest_arguments(step: Step, base_url: str | None) -> list[str]:
     """What to hand pytest for this step and target."""
-    quiet = ["-q", "--tb=no", "--no-header", "-p", "no:cacheprovider"]
+    # Only dots while it runs: the failures are printed afterwards, grouped.
+    quiet = ["-q", "--tb=no", "--no-header", "-rN", "-p", "no:cacheprovider"]
     contract = sorted(str(path) for path in (ROOT / "tests").glob("test_todo_contract_*.py"))
     if base_url:
         if not step.serves_todo_api:
@@ -49,6 +51,13 @@ def pytest_arguments(step: Step, base_url: str | None) -> list[str]:
     return [*quiet, own]
 
 
+def same_failure(message: str) -> str:
+    """What makes two failures the same: the first line and the request, ids left out."""
+    lines = message.splitlines()
+    request = next((line.strip() for line in lines if line.strip().startswith("Request:")), "")
+    return re.sub(r"\d+", "N", f"{lines[0] if lines else ''} {request}")
+
+
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.panel import Panel
@@ -61,8 +70,17 @@ def main(args: argparse.Namespace) -> int:
     collector = FailureCollector()
     exit_code = pytest.main(pytest_arguments(step, args.base_url), plugins=[collector])
 
+    # One broken behaviour (say, 200 instead of 201 on create) fails many tests the same
+    # way: show each kind of failure once, with how many tests it broke.
+    groups: dict[str, list[tuple[str, str]]] = {}
     for test, message in collector.failures:
-        console.print(Panel(message, title=test, title_align="left", border_style="red"))
+        groups.setdefault(same_failure(message), []).append((test, message))
+    for failures in sorted(groups.values(), key=len, reverse=True):
+        test, message = failures[0]
+        more = f"and {len(failures) - 1} more tests failed the same way" if failures[1:] else None
+        console.print(
+            Panel(message, title=test, title_align="left", subtitle=more, border_style="red")
+        )
     summary = f"{collector.passed} passed, {len(collector.failures)} failed"
     if collector.skipped:
         summary += f", {collector.skipped} skipped"

@@ -143,11 +143,11 @@ def delete_todo(todo_id: int) -> Response:
     return no_content()
 
 
-@api.route("/todos", methods=["OPTIONS"])
-@api.route("/todos/<int:todo_id>", methods=["OPTIONS"])
-def describe_methods(todo_id: int | None = None) -> Response:
+@api.route("/todos", methods=["OPTIONS"], defaults={"allowed": COLLECTION_METHODS})
+@api.route("/todos/<int:todo_id>", methods=["OPTIONS"], defaults={"allowed": ITEM_METHODS})
+def describe_methods(allowed: tuple[str, ...], todo_id: int | None = None) -> Response:
     """Says which methods a path allows; browsers ask this before a cross-origin write."""
-    methods = ", ".join(COLLECTION_METHODS if todo_id is None else ITEM_METHODS)
+    methods = ", ".join(allowed)
     response = no_content()
     response.headers["Allow"] = methods
     response.headers["Access-Control-Allow-Methods"] = methods

@@ -1,0 +1,246 @@
+"""python -m workshop, run as a learner or an instructor runs it, against the real steps."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+STEP_FOLDERS = sorted(path.name for path in ROOT.glob("0[1-5]_*") if (path / "tests").is_dir())
+STEPS = [folder[:2] for folder in STEP_FOLDERS]
+
+
+def workshop(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Runs `python -m workshop ...` from the repository's folder and returns what it did."""
+    return subprocess.run(
+        [sys.executable, "-m", "workshop", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server stopped while starting"
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    pytest.fail(f"nothing answered at {url} within {seconds} seconds")
+
+
+@pytest.fixture
+def server_from_workshop_run(tmp_path) -> Iterator[str]:
+    """Step 03's server, started with `python -m workshop run 03 --port N`."""
+    port = free_port()
+    with open(tmp_path / "server.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workshop", "run", "03", "--port", str(port)],
+            cwd=tmp_path,  # from anywhere: the command finds the step itself
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{base_url}/todos", process)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def server_that_answers_post_with_200() -> Iterator[str]:
+    """Step 03's app behind a wrapper that turns 201 Created into 200 OK: a learner's bug."""
+    port = free_port()
+    script = f"""
+import sys
+from werkzeug.serving import make_server
+sys.path.insert(0, {str(ROOT / "03_todo_rest" / "server")!r})
+from app import create_app
+todo_app = create_app()
+def created_becomes_ok(environ, start_response):
+    def start(status, headers, exc_info=None):
+        status = "200 OK" if status.startswith("201") else status
+        return start_response(status, headers, exc_info)
+    return todo_app(environ, start)
+make_server("127.0.0.1", {port}, created_becomes_ok, threaded=True).serve_forever()
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{base_url}/todos", process)
+        yield base_url
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_help_lists_every_subcommand():
+    result = workshop("--help")
+
+    assert result.returncode == 0
+    for command in ("doctor", "steps", "run", "client", "verify", "diff"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["doctor", "steps", "run", "client", "verify", "diff"])
+def test_every_subcommand_has_help(command):
+    result = workshop(command, "--help")
+
+    assert result.returncode == 0
+    assert f"python -m workshop {command}" in result.stdout
+
+
+def test_steps_names_every_step_folder_and_how_to_run_it():
+    result = workshop("steps")
+
+    assert result.returncode == 0
+    for folder in STEP_FOLDERS:
+        assert folder in result.stdout
+    for number in STEPS:
+        assert f"python -m workshop run {number}" in result.stdout
+
+
+def test_an_unknown_step_is_one_sentence():
+    result = workshop("run", "9")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("There is no step '9'; the steps are 01, 02, 03")
+
+
+def test_run_starts_the_step_server_from_any_folder(server_from_workshop_run):
+    created = requests.post(
+        f"{server_from_workshop_run}/todos", json={"title": "from workshop run"}, timeout=5
+    )
+
+    assert created.status_code == 201
+    assert created.json()["title"] == "from workshop run"
+
+
+def test_client_runs_the_step_client_with_its_arguments(server_from_workshop_run):
+    added = workshop("client", "03", "--base-url", server_from_workshop_run, "add", "buy milk")
+    listed = workshop("client", "03", "--base-url", server_from_workshop_run, "list")
+
+    assert added.returncode == 0, added.stderr
+    assert listed.returncode == 0, listed.stderr
+    assert "buy milk" in listed.stdout
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_verify_passes_on_every_reference_step(step):
+    result = workshop("verify", step)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    last_line = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"[1-9]\d* passed, 0 failed(, \d+ skipped)?", last_line), last_line
+
+
+def test_verify_against_a_wrong_server_names_expected_and_actual_status(
+    server_that_answers_post_with_200,
+):
+    result = workshop("verify", "03", "--base-url", server_that_answers_post_with_200)
+
+    assert result.returncode == 1
+    assert "Expected status 201, got 200" in result.stdout
+    assert f"POST {server_that_answers_post_with_200}/todos" in result.stdout
+    assert "more tests failed the same way" in result.stdout
+    last_line = result.stdout.strip().splitlines()[-1]
+    assert " failed" in last_line
+    assert " 0 failed" not in last_line
+
+
+def test_verify_with_a_url_for_a_step_without_a_todo_api_says_so():
+    result = workshop("verify", "01", "--base-url", "http://127.0.0.1:8000")
+
+    assert result.returncode == 2
+    assert "step 01 has none" in result.stderr
+
+
+def test_doctor_reports_a_taken_port():
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8000))
+        holder.listen()
+    except OSError:
+        pass  # something else holds 8000 already: the doctor must say so all the same
+    try:
+        result = workshop("doctor")
+    finally:
+        holder.close()
+
+    assert result.returncode == 1
+    assert "port 8000 is taken" in result.stdout
+    assert "--port 8001" in result.stdout
+
+
+def test_doctor_checks_python_virtualenv_and_packages():
+    result = workshop("doctor")
+
+    assert f"Python {sys.version_info.major}.{sys.version_info.minor}" in result.stdout
+    assert "pinned packages installed" in result.stdout
+    if sys.prefix != sys.base_prefix:
+        assert "virtual environment active" in result.stdout
+
+
+def test_diff_03_04_shows_the_layering():
+    result = workshop("diff", "03", "04")
+
+    assert result.returncode == 0
+    for added in ("server/service.py", "server/repository.py", "server/transport.py"):
+        line = next(line for line in result.stdout.splitlines() if added in line)
+        assert "added" in line
+    assert "+class TodoService:" in result.stdout
+    assert "client/client.py" not in result.stdout, "the client did not change"
+
+
+def test_diff_stat_is_only_the_summary():
+    result = workshop("diff", "03", "04", "--stat")
+
+    assert result.returncode == 0
+    assert "server/service.py" in result.stdout
+    assert "+class TodoService:" not in result.stdout
+
+
+def test_run_stops_cleanly_on_ctrl_c(tmp_path):
+    """Ctrl+C in the terminal reaches the server; `workshop run` ends without a traceback."""
+    if sys.platform == "win32":
+        pytest.skip("sending Ctrl+C to a child process works differently on Windows")
+    import signal
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workshop", "run", "03", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    wait_until_serving(f"http://127.0.0.1:{port}/todos", process)
+    threading.Timer(0.2, os.killpg, (process.pid, signal.SIGINT)).start()
+    output, _ = process.communicate(timeout=20)
+
+    assert "Traceback" not in output

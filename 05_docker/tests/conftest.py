@@ -1,0 +1,275 @@
+"""Fixtures shared by this step's tests.
+
+Docker cannot be assumed on every machine that runs the tests, so the tests run what the
+image runs, on this machine: the Dockerfile's CMD, in server/, with this virtualenv's
+gunicorn. Tests that need PostgreSQL use TEST_DATABASE_URL; see `postgres_url`.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import requests
+
+STEP = Path(__file__).resolve().parent.parent
+SERVER_DIR = STEP / "server"
+DOCKERFILE = STEP / "Dockerfile"
+STARTUP_SECONDS = 30
+START_POSTGRES = (
+    "Start one with `docker compose up db` in 05_docker and set TEST_DATABASE_URL, "
+    "for example to postgresql://todo:<your POSTGRES_PASSWORD>@127.0.0.1:5432/todo."
+)
+# Variables of the outer shell that would change what the server does.
+SERVER_VARIABLES = re.compile(
+    r"FLASK_\w+|DATABASE_URL|API_TOKEN|API_READ_TOKEN|PORT|WEB_CONCURRENCY|GUNICORN_CMD_ARGS"
+)
+
+
+# --- The app in this process ------------------------------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A SQLite file in this test's own temporary folder (created on first use)."""
+    return tmp_path / "todos.sqlite3"
+
+
+@pytest.fixture
+def app(db_path: Path):
+    """The step's app in testing mode, on `db_path`, without tokens whatever the shell says."""
+    from app import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{db_path}",
+            "API_TOKEN": None,
+            "API_READ_TOKEN": None,
+        }
+    )
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client: requests go straight to the app, no network."""
+    return app.test_client()
+
+
+# --- PostgreSQL -------------------------------------------------------------------------
+
+
+def without_password(url: str) -> str:
+    """The URL with its password replaced by ***, fit for a message."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The URL of a PostgreSQL database for tests: skips without one, fails in CI.
+
+    The only place that decides: on a laptop, a test that needs PostgreSQL is skipped
+    with a reason that says how to start one; with REQUIRE_POSTGRES=1 (CI) it fails.
+    """
+    import psycopg
+
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        problem = "TEST_DATABASE_URL is not set."
+    else:
+        try:
+            with psycopg.connect(url, connect_timeout=5):
+                return url
+        except psycopg.Error as error:
+            reason = str(error).strip().splitlines()[0]
+            problem = f"PostgreSQL is not reachable at {without_password(url)} ({reason})."
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"{problem} REQUIRE_POSTGRES=1 asks for PostgreSQL.", pytrace=False)
+    pytest.skip(f"{problem} {START_POSTGRES}")
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """The URL, with `schema` as the place where tables are looked for and created."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A DATABASE_URL whose todos live in a new, empty schema, dropped after the test.
+
+    Every test gets its own schema, so tests never see each other's todos, and running
+    them twice, or two runs at once, is safe.
+    """
+    import psycopg
+    from psycopg import sql
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield with_search_path(postgres_url, schema)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """A DATABASE_URL for each kind of database the image supports, empty at first."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_database")
+    return f"sqlite:///{db_path}"
+
+
+# --- The image's command, run on this machine -------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now: the system picks one for a socket we close."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (INSTRUCTION, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, arguments = line.partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+    return instructions
+
+
+@pytest.fixture(scope="session")
+def dockerfile() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions, in order, as (INSTRUCTION, arguments)."""
+    return dockerfile_instructions()
+
+
+@pytest.fixture(scope="session")
+def image_command() -> list[str]:
+    """The Dockerfile's CMD, with gunicorn from this virtualenv: exactly what the image runs."""
+    if sys.platform == "win32":
+        pytest.skip(
+            "gunicorn does not run on Windows; it runs in the container. "
+            "On Windows, `flask run` serves this step for development."
+        )
+    (command,) = [
+        json.loads(arguments) for name, arguments in dockerfile_instructions() if name == "CMD"
+    ]
+    assert command[0] == "gunicorn", f"the image's CMD should run gunicorn, not {command[0]}"
+    return [sys.executable, "-m", "gunicorn", *command[1:]]
+
+
+@dataclass
+class RunningServer:
+    """A server started from the image's command, and what it wrote."""
+
+    url: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        """Everything the server has written so far (standard output and error)."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        """Stops gunicorn and its workers as `docker stop` does: SIGTERM, then SIGKILL."""
+        if self.process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process.wait()
+
+    def kill(self) -> None:
+        """Kills gunicorn and every worker at once, as a power cut or `kill -9` would."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def wait_until_serving(server: RunningServer) -> None:
+    """Polls /health until the server answers; fails with its output if it never does."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            problem = f"exited with code {server.process.returncode}"
+            break
+        with suppress(requests.RequestException):
+            if requests.get(f"{server.url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    else:
+        problem = f"did not answer /health within {STARTUP_SECONDS} s"
+    pytest.fail(f"The image's command in {SERVER_DIR} {problem}. Its output:\n{server.log()}")
+
+
+@pytest.fixture
+def server_environment(tmp_path: Path) -> dict[str, str]:
+    """The environment the server starts with: this one, minus settings of the outer shell."""
+    environment = {
+        name: value for name, value in os.environ.items() if not SERVER_VARIABLES.fullmatch(name)
+    }
+    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    environment["PYTHONUNBUFFERED"] = "1"
+    return environment
+
+
+@pytest.fixture
+def start_server(
+    image_command: list[str], server_environment: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., RunningServer]]:
+    """Starts the image's command in server/ on a free port; stops every server it started.
+
+    `start_server(DATABASE_URL=..., WEB_CONCURRENCY="4")` sets environment variables; a
+    server on a SQLite file in the test's temporary folder is the default.
+    """
+    servers: list[RunningServer] = []
+
+    def start(**variables: str) -> RunningServer:
+        port = free_port()
+        environment = {**server_environment, **variables, "PORT": str(port)}
+        log_path = tmp_path / f"server-{len(servers) + 1}.log"
+        # The output goes to a file: a pipe nobody reads fills up and blocks the server.
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                image_command,
+                cwd=SERVER_DIR,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # A process group of its own: gunicorn and its workers are stopped together.
+                start_new_session=True,
+            )
+        server = RunningServer(f"http://127.0.0.1:{port}", port, process, log_path)
+        servers.append(server)
+        wait_until_serving(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,171 @@
+"""The image's command, run on this machine: gunicorn with several workers serves the API.
+
+What runs in the container is the Dockerfile's CMD in server/. These tests start exactly
+that command here, with SQLite and with PostgreSQL, and talk HTTP to it.
+"""
+
+import json
+import re
+import sqlite3
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+TIMEOUT = 10  # seconds, for every request
+
+
+def post_todo(base_url: str, title: str) -> requests.Response:
+    """Creates a todo on a new connection, as a new client would."""
+    return requests.post(f"{base_url}/todos", json={"title": title}, timeout=TIMEOUT)
+
+
+def test_serves_the_api_with_several_workers(start_server, database_url):
+    """Every worker answers from the same database: each todo is seen by every request."""
+    server = start_server(DATABASE_URL=database_url, WEB_CONCURRENCY="4")
+
+    assert requests.get(f"{server.url}/health", timeout=TIMEOUT).json() == {"status": "ok"}
+    ready = requests.get(f"{server.url}/ready", timeout=TIMEOUT)
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+    created = [post_todo(server.url, f"todo {number}") for number in range(12)]
+    assert [response.status_code for response in created] == [201] * 12
+    ids = [response.json()["id"] for response in created]
+    assert ids == sorted(ids) and len(set(ids)) == 12, "ids ascend and are never repeated"
+    # Each request below is a new connection, which any of the four workers may take.
+    for todo_id in ids:
+        assert requests.get(f"{server.url}/todos/{todo_id}", timeout=TIMEOUT).status_code == 200
+    for _ in range(8):
+        listed = requests.get(f"{server.url}/todos", timeout=TIMEOUT)
+        assert listed.headers["X-Total-Count"] == "12"
+        assert [todo["id"] for todo in listed.json()] == ids
+
+
+def test_listens_on_every_interface_with_the_workers_asked_for(start_server):
+    """0.0.0.0 inside a container is what lets `docker run -p 8000:8000` reach it."""
+    server = start_server(WEB_CONCURRENCY="3")
+    assert f"Listening at: http://0.0.0.0:{server.port}" in server.log()
+    deadline = time.monotonic() + 20  # the first worker answers before the last has booted
+    while server.log().count("Booting worker with pid") < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.log().count("Booting worker with pid") == 3
+
+
+def test_racing_writers_across_workers_one_wins(start_server, database_url):
+    """Two clients editing the same version of a todo: one wins, the others get 409."""
+    server = start_server(DATABASE_URL=database_url, WEB_CONCURRENCY="4")
+    todo = post_todo(server.url, "race").json()
+
+    def rename(number: int) -> requests.Response:
+        body = {"title": f"renamed by {number}", "version": todo["version"]}
+        return requests.patch(todo["url"], json=body, timeout=TIMEOUT)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(response.status_code for response in pool.map(rename, range(8)))
+    assert statuses == [200] + [409] * 7
+    assert requests.get(todo["url"], timeout=TIMEOUT).json()["version"] == 2
+
+
+def test_writes_at_once_get_different_ids(start_server, database_url):
+    """Workers creating todos at the same moment never hand out the same id."""
+    server = start_server(DATABASE_URL=database_url, WEB_CONCURRENCY="4")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = list(pool.map(lambda n: post_todo(server.url, f"at once {n}"), range(24)))
+    assert [response.status_code for response in created] == [201] * 24
+    assert len({response.json()["id"] for response in created}) == 24
+    listed = requests.get(f"{server.url}/todos", timeout=TIMEOUT)
+    assert listed.headers["X-Total-Count"] == "24"
+
+
+def test_an_unsupported_database_url_stops_the_server(image_command, server_environment):
+    """A typo in DATABASE_URL is a clear message at start-up, not a server that half works."""
+    environment = {
+        **server_environment,
+        "DATABASE_URL": "mysql://todo:hunter2-secret@db/todo",
+        "PORT": "0",
+    }
+    finished = subprocess.run(
+        image_command,
+        cwd=Path(__file__).resolve().parent.parent / "server",
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = finished.stdout + finished.stderr
+    assert finished.returncode != 0
+    assert "DATABASE_URL must start with sqlite:/// or postgresql://" in output
+    assert "hunter2-secret" not in output, "the password must not reach the logs"
+
+
+def test_debug_cannot_be_switched_on(start_server, tmp_path):
+    """FLASK_DEBUG=1 changes nothing: a bug is a 500 problem document, never a debugger."""
+    # A database whose todos table is not the one the server expects: inserting fails
+    # with an error nobody planned for, as a bug would.
+    broken = tmp_path / "broken.sqlite3"
+    with sqlite3.connect(broken) as connection:
+        connection.execute("CREATE TABLE todos (id INTEGER PRIMARY KEY, completed INTEGER)")
+    server = start_server(DATABASE_URL=f"sqlite:///{broken}", FLASK_DEBUG="1")
+
+    response = requests.post(f"{server.url}/todos", json={"title": "boom"}, timeout=TIMEOUT)
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "The server hit an unexpected error. It has been logged.",
+    }
+    # The Werkzeug debugger's console would be served here in debug mode.
+    console = requests.get(f"{server.url}/console", timeout=TIMEOUT)
+    assert console.status_code == 404
+    assert console.headers["Content-Type"] == "application/problem+json"
+    # The details went to the log instead, as one JSON line with the traceback inside.
+    errors = [
+        line
+        for line in map(json.loads, server.log().splitlines())
+        if line["level"] == "ERROR" and line.get("request_id") == response.headers["X-Request-ID"]
+    ]
+    assert len(errors) == 1 and "no column" not in response.text
+    assert "has no column named title" in errors[0]["exception"]
+
+
+def test_every_log_line_is_json_with_the_request_id(start_server):
+    """Each request is one JSON line, with an id taken from X-Request-ID or made up."""
+    server = start_server(WEB_CONCURRENCY="2")
+    kept = requests.get(
+        f"{server.url}/todos", headers={"X-Request-ID": "checkout-42.a:b_c"}, timeout=TIMEOUT
+    )
+    created = requests.post(
+        f"{server.url}/todos",
+        json={"title": "log me"},
+        headers={"X-Request-ID": "not a sane id\u00e9"},
+        timeout=TIMEOUT,
+    )
+    missing = requests.get(f"{server.url}/todos/999", timeout=TIMEOUT)
+    assert kept.headers["X-Request-ID"] == "checkout-42.a:b_c"
+    made_up = [created.headers["X-Request-ID"], missing.headers["X-Request-ID"]]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in made_up)
+    assert made_up[0] != made_up[1]
+    server.stop()  # gunicorn's last lines are written too
+
+    lines = server.log().splitlines()
+    assert lines, "the server wrote nothing"
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"This log line is not JSON: {line!r}")
+    requests_logged = {record["request_id"]: record for record in records if "status" in record}
+    kept_line = requests_logged["checkout-42.a:b_c"]
+    assert (kept_line["method"], kept_line["path"], kept_line["status"]) == ("GET", "/todos", 200)
+    assert kept_line["duration_ms"] >= 0
+    assert requests_logged[made_up[0]]["status"] == 201
+    assert requests_logged[made_up[1]]["status"] == 404
+    for record in records:
+        assert {"time", "level", "message"} <= record.keys()
+    assert any(record["message"].startswith("Starting gunicorn") for record in records)

@@ -9,6 +9,7 @@ The service cannot tell them apart.
 
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -149,9 +150,22 @@ class SqliteTodoRepository(TodoRepository):
     def __init__(self, path: str | Path):
         self.path = str(path)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as connection:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(SCHEMA)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        """Turns on WAL and creates the table. Switching to WAL does not wait for the busy
+        timeout, so when several processes start at once on a new file, retry until then."""
+        deadline = time.monotonic() + self.BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                with closing(self._connect()) as connection:
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    connection.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _connect(self) -> sqlite3.Connection:
         # One short-lived connection per operation: nothing is shared between threads.

@@ -19,11 +19,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from uuid import uuid4
 
 import pytest
 import requests
@@ -40,11 +41,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class ReferenceServer:
-    """How to start one step's reference server from its `server/` folder."""
+    """How to start one step's reference server from its `server/` folder.
+
+    In the command and the environment, "{port}" becomes a free port, "{tmp}" a fresh
+    temporary folder and "{postgres}" the URL of an empty PostgreSQL schema.
+    """
 
     step: str  # the step folder, e.g. "03_todo_rest"
-    command: tuple[str, ...]  # "{port}" is replaced by a free port
-    env: Mapping[str, str] = field(default_factory=dict)  # "{tmp}" is a fresh temporary folder
+    command: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    variant: str = ""  # tells apart two servers of one step, e.g. "postgres"
+
+    @property
+    def id(self) -> str:
+        """The name in test ids, e.g. "05_docker-postgres"."""
+        return f"{self.step}-{self.variant}" if self.variant else self.step
 
     @property
     def server_dir(self) -> Path:
@@ -60,13 +71,44 @@ class ReferenceServer:
 # Exactly what a learner types in the step's server folder (`--port` overrides .flaskenv).
 FLASK_RUN = (sys.executable, "-m", "flask", "run", "--port", "{port}")
 
-# One row per todo step. A new step needs only its row here.
+
+def image_command(step: str) -> tuple[str, ...]:
+    """The CMD of a step's Dockerfile, run by this Python: what the step's container runs."""
+    dockerfile = (ROOT / step / "Dockerfile").read_text(encoding="utf-8")
+    (cmd,) = re.findall(r"^CMD (\[.*\])$", dockerfile, flags=re.MULTILINE)
+    program, *arguments = json.loads(cmd)
+    return (sys.executable, "-m", program, *arguments)
+
+
+# Step 05's container: gunicorn with several workers, as compose runs it.
+IMAGE_ENV = {"PORT": "{port}", "WEB_CONCURRENCY": "4"}
+
+# One row per server under test. A new step needs only its rows here.
 REFERENCE_SERVERS = (
     ReferenceServer("03_todo_rest", FLASK_RUN),
     ReferenceServer("04_clean_code", FLASK_RUN, {"TODO_DB": "{tmp}/todos.sqlite3"}),
+    ReferenceServer(
+        "05_docker",
+        image_command("05_docker"),
+        {**IMAGE_ENV, "DATABASE_URL": "sqlite:///{tmp}/todos.sqlite3"},
+        variant="sqlite",
+    ),
+    ReferenceServer(
+        "05_docker",
+        image_command("05_docker"),
+        {**IMAGE_ENV, "DATABASE_URL": "{postgres}"},
+        variant="postgres",
+    ),
 )
+# Each step's openapi.yaml is checked once, whatever the number of its servers.
+REFERENCE_STEPS = tuple({row.step: row for row in REFERENCE_SERVERS}.values())
 
 SERVER_START_SECONDS = 30
+
+# Settings a server reads from the environment: the outer shell's are not passed on.
+SERVER_SETTINGS = re.compile(
+    r"FLASK_.*|TODO_DB|DATABASE_URL|API_TOKEN|API_READ_TOKEN|PORT|WEB_CONCURRENCY"
+)
 
 
 # --- Checking responses against openapi.yaml ----------------------------------------------
@@ -193,15 +235,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize(
                 "todo_server",
                 REFERENCE_SERVERS,
-                ids=[row.step for row in REFERENCE_SERVERS],
+                ids=[row.id for row in REFERENCE_SERVERS],
                 indirect=True,
                 scope="session",
             )
     if "openapi_step" in metafunc.fixturenames:
         metafunc.parametrize(
             "openapi_step",
-            REFERENCE_SERVERS,
-            ids=[row.step for row in REFERENCE_SERVERS],
+            REFERENCE_STEPS,
+            ids=[row.step for row in REFERENCE_STEPS],
             scope="session",
         )
 
@@ -238,14 +280,35 @@ def check_reachable(base_url: str) -> None:
 @contextmanager
 def run_reference_server(row: ReferenceServer, tmp: Path) -> Iterator[TodoServer]:
     """Starts a step's server on a free port, waits until it listens, and stops it afterwards."""
+    if row.command[2] == "gunicorn" and sys.platform == "win32":
+        pytest.skip("gunicorn runs in the container, not on Windows")
     port = free_port()
     log_path = tmp / "server.log"
-    # FLASK_* variables from the outer shell (FLASK_APP, FLASK_DEBUG...) would change what
-    # `flask run` does; a learner's fresh terminal has none, only the step's .flaskenv.
-    env = {name: value for name, value in os.environ.items() if not name.startswith("FLASK_")}
-    env.update({name: value.replace("{tmp}", str(tmp)) for name, value in row.env.items()})
-    env["PYTHONUNBUFFERED"] = "1"  # so the log is complete when a start fails
-    command = [part.replace("{port}", str(port)) for part in row.command]
+    with ExitStack() as cleanup:
+        places = {"{port}": str(port), "{tmp}": str(tmp)}
+        if any("{postgres}" in value for value in row.env.values()):
+            places["{postgres}"] = cleanup.enter_context(empty_postgres_schema())
+
+        def fill(text: str) -> str:
+            for placeholder, value in places.items():
+                text = text.replace(placeholder, value)
+            return text
+
+        # Variables from the outer shell (FLASK_DEBUG, DATABASE_URL, API_TOKEN...) would
+        # change what the server does; a learner's fresh terminal has none of them.
+        env = {
+            name: value for name, value in os.environ.items() if not SERVER_SETTINGS.fullmatch(name)
+        }
+        env.update({name: fill(value) for name, value in row.env.items()})
+        env["PYTHONUNBUFFERED"] = "1"  # so the log is complete when a start fails
+        command = [fill(part) for part in row.command]
+        yield from serve(row, command, env, port, log_path)
+
+
+def serve(
+    row: ReferenceServer, command: list[str], env: dict[str, str], port: int, log_path: Path
+) -> Iterator[TodoServer]:
+    """Runs the server's command until the tests are done with it."""
     # The output goes to a file: a pipe nobody reads fills up and blocks the server.
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -262,6 +325,44 @@ def run_reference_server(row: ReferenceServer, tmp: Path) -> Iterator[TodoServer
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def empty_postgres_schema() -> Iterator[str]:
+    """A DATABASE_URL whose tables go in a new PostgreSQL schema, dropped afterwards.
+
+    Without PostgreSQL the tests that need it skip on a laptop, saying how to start one;
+    in CI (REQUIRE_POSTGRES=1) they fail.
+    """
+    import psycopg
+    from psycopg import sql
+
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    problem = "TEST_DATABASE_URL is not set."
+    if url:
+        try:
+            with psycopg.connect(url, connect_timeout=5):
+                problem = ""
+        except psycopg.Error as error:
+            problem = f"PostgreSQL does not answer ({str(error).strip().splitlines()[0]})."
+    if problem and os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"{problem} REQUIRE_POSTGRES=1 asks for PostgreSQL.", pytrace=False)
+    if problem:
+        pytest.skip(
+            f"{problem} To check the contract on PostgreSQL too, start one with "
+            "`docker compose up db` in 05_docker and set TEST_DATABASE_URL."
+        )
+    schema = f"contract_{uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        # The server creates its table in the new schema: it comes first in search_path.
+        parts = urlsplit(url)
+        query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")]
+        yield urlunsplit(parts._replace(query=urlencode(query)))
+    finally:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def free_port() -> int:

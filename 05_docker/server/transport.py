@@ -136,7 +136,11 @@ def delete_todo(todo_id: int) -> Response:
 
 
 @api.route("/health", methods=["OPTIONS"], defaults={"allowed": HEALTH_METHODS})
-@api.route("/ready", methods=["OPTIONS"], defaults={"allowed": HEALTH_METHODS})
+# Its own endpoint name: Werkzeug takes two URLs of one endpoint with the same defaults
+# for aliases, and would redirect OPTIONS /health to /ready.
+@api.route(
+    "/ready", methods=["OPTIONS"], defaults={"allowed": HEALTH_METHODS}, endpoint="ready_methods"
+)
 @api.route("/todos", methods=["OPTIONS"], defaults={"allowed": COLLECTION_METHODS})
 @api.route("/todos/<int:todo_id>", methods=["OPTIONS"], defaults={"allowed": ITEM_METHODS})
 def describe_methods(allowed: tuple[str, ...], todo_id: int | None = None) -> Response:

@@ -213,7 +213,7 @@ def test_diff_03_04_shows_the_layering():
         line = next(line for line in result.stdout.splitlines() if added in line)
         assert "added" in line
     assert "+class TodoService:" in result.stdout
-    assert "client/client.py" not in result.stdout, "the client did not change"
+    assert "--- 03_todo_rest/client/client.py" not in result.stdout, "the client did not change"
 
 
 def test_diff_stat_is_only_the_summary():

@@ -37,11 +37,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def repository_for(database_url: str) -> TodoRepository:
     """The repository DATABASE_URL names; any other kind of URL stops the server at start-up."""
-    if database_url.startswith("sqlite:///"):
+    if database_url.startswith("sqlite:///") and database_url != "sqlite:///":
         return SqliteTodoRepository(database_url.removeprefix("sqlite:///"))
     if database_url.startswith(("postgresql://", "postgres://")):
         return PostgresTodoRepository(database_url)
     scheme = database_url.partition(":")[0]  # not the whole URL: it may hold a password
     raise ValueError(
-        f"DATABASE_URL must start with sqlite:/// or postgresql://, not with {scheme!r}."
+        "DATABASE_URL must be sqlite:///<file> or postgresql://..., "
+        f"not a URL that starts with {scheme!r}."
     )

@@ -21,8 +21,9 @@ class Config:
 
     MAX_CONTENT_LENGTH = 64 * 1024  # larger bodies are refused with 413
     PROVIDE_AUTOMATIC_OPTIONS = False  # the transport answers OPTIONS itself
-    # FLASK_DEBUG in the environment cannot turn debug on: in debug mode Flask lets errors
-    # escape to the server, and the Werkzeug debugger runs any code a visitor sends it.
+    # Under gunicorn, as in the image, FLASK_DEBUG cannot turn debug on: in debug mode Flask
+    # lets errors escape, and the Werkzeug debugger runs any code a visitor sends it.
+    # (`flask run --debug` on your own machine still can: that is a development server.)
     DEBUG = False
 
     def __init__(self, instance_path: str):

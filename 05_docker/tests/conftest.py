@@ -1,4 +1,12 @@
-"""Fixtures shared by this step's tests.
+"""Fixtures shared by this step's tests, one set per layer.
+
+- transport: `app` and `client` (Flask's test client, SQLite in a temporary folder);
+- service: `service`, a TodoService on `fake_repository` (a dict: no Flask, no database);
+- repository: `repository`, once per kind of storage, so that one suite checks them all;
+- the whole server, started as a learner does: `live_server`, `server_url`, `fresh_server`,
+  and `server_on` to start it on a given SQLite file (twice, for the restart test);
+- PostgreSQL: `postgres_url`, `postgres_database` and `database_url` (see `postgres_url`);
+- the image's command: `dockerfile`, `image_command`, `server_environment`, `start_server`.
 
 Docker cannot be assumed on every machine that runs the tests, so the tests run what the
 image runs, on this machine: the Dockerfile's CMD, in server/, with this virtualenv's
@@ -12,10 +20,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,8 +34,9 @@ import requests
 
 STEP = Path(__file__).resolve().parent.parent
 SERVER_DIR = STEP / "server"
-DOCKERFILE = STEP / "Dockerfile"
+CLIENT_DIR = STEP / "client"
 STARTUP_SECONDS = 30
+DOCKERFILE = STEP / "Dockerfile"
 START_POSTGRES = (
     "Start one with `docker compose up db` in 05_docker and set TEST_DATABASE_URL, "
     "for example to postgresql://todo:<your POSTGRES_PASSWORD>@127.0.0.1:5432/todo."
@@ -37,9 +47,6 @@ SERVER_VARIABLES = re.compile(
 )
 
 
-# --- The app in this process ------------------------------------------------------------
-
-
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     """A SQLite file in this test's own temporary folder (created on first use)."""
@@ -48,7 +55,8 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(db_path: Path):
-    """The step's app in testing mode, on `db_path`, without tokens whatever the shell says."""
+    """A fresh app with an empty store for each test, keeping its todos in `db_path`;
+    without tokens, whatever the shell says."""
     from app import create_app
 
     return create_app(
@@ -65,6 +73,222 @@ def app(db_path: Path):
 def client(app):
     """Flask's test client: requests go straight to the app, no network."""
     return app.test_client()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now: the system picks one for a socket we close."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def environment_without_shell_settings() -> dict[str, str]:
+    """This process's environment, minus the variables that would change what a server does."""
+    return {
+        name: value for name, value in os.environ.items() if not SERVER_VARIABLES.fullmatch(name)
+    }
+
+
+def serve_todo_server(todo_db: Path) -> Iterator[str]:
+    """Starts this step's server as a learner does (`flask run` in server/) on the SQLite
+    file `todo_db`; yields its URL."""
+    port = free_port()
+    # A FLASK_APP or FLASK_DEBUG left in the shell would start another app or the reloader;
+    # a DATABASE_URL or a token, another database or an API that asks for a token.
+    environment = dict(environment_without_shell_settings(), DATABASE_URL=f"sqlite:///{todo_db}")
+    # So would a learner's 05_docker/.env, written for compose, which `flask run` finds in
+    # the folders above server/. This skips .flaskenv too: --port gives the port anyway.
+    environment["FLASK_SKIP_DOTENV"] = "1"
+    # The server logs every request: a file, unlike an unread pipe, never fills up and blocks it.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "flask", "run", "--port", str(port)],
+            cwd=SERVER_DIR,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(
+                        f"`flask run --port {port}` in {SERVER_DIR} did not start "
+                        f"listening within {STARTUP_SECONDS} s. Its output:\n{log.read()}"
+                    )
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server of this step on a free port, shared by one test module; yields its URL."""
+    yield from serve_todo_server(tmp_path_factory.mktemp("live") / "todos.sqlite3")
+
+
+@pytest.fixture
+def server_url(live_server: str) -> str:
+    """The live server's URL, with every todo deleted before the test."""
+    requests.delete(f"{live_server}/todos", timeout=5).raise_for_status()
+    return live_server
+
+
+@pytest.fixture
+def fresh_server(db_path: Path) -> Iterator[str]:
+    """A real server started for this test alone, so that its ids start at 1; yields its URL."""
+    yield from serve_todo_server(db_path)
+
+
+@pytest.fixture
+def server_on() -> Callable:
+    """`with server_on(file) as url:` runs the real server on that SQLite file until the end."""
+    return contextmanager(serve_todo_server)
+
+
+@pytest.fixture
+def unused_url() -> str:
+    """The URL of a free port on which nothing listens."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def run_client() -> Callable[..., subprocess.CompletedProcess]:
+    """Runs `python client.py --base-url URL ARGS...` in client/, as a learner would."""
+    environment = dict(os.environ)
+    # Not a terminal, so rich prints plain text; wide, so it never wraps a line or a table.
+    environment.update(COLUMNS="200", PYTHONIOENCODING="utf-8")
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        environment.pop(name, None)
+
+    def run(base_url: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "client.py", "--base-url", base_url, *args],
+            cwd=CLIENT_DIR,
+            env=environment,
+            stdin=subprocess.DEVNULL,  # not a terminal: nobody there to answer a question
+            capture_output=True,
+            encoding="utf-8",
+            timeout=60,
+        )
+
+    return run
+
+
+# --- The service layer: a fake repository ------------------------------------------------
+
+
+@pytest.fixture
+def fake_repository():
+    """A minimal repository for the service tests: todos in a dict, no database, no lock."""
+    # Imported here, not at the top: the root conftest.py swaps each step's modules in.
+    from repository import Todo, TodoRepository
+
+    # It subclasses the interface, so Python refuses to create it if a method is missing.
+    class FakeRepository(TodoRepository):
+        def __init__(self) -> None:
+            self.todos: dict[int, Todo] = {}
+            self.last_id = 0
+
+        def add(self, title: str, completed: bool, order: int | None) -> Todo:
+            self.last_id += 1
+            self.todos[self.last_id] = Todo(self.last_id, title, completed, order, version=1)
+            return self.todos[self.last_id]
+
+        def get(self, todo_id: int) -> Todo | None:
+            # A database's 64-bit id column cannot even look such an id up.
+            if not -(2**63) <= todo_id < 2**63:
+                raise OverflowError(f"{todo_id} does not fit in 64 bits")
+            return self.todos.get(todo_id)
+
+        def list(self, completed: bool | None, limit: int, offset: int) -> tuple[list[Todo], int]:
+            matching = [
+                todo
+                for todo in self.todos.values()
+                if completed is None or todo.completed == completed
+            ]
+            return matching[offset : offset + limit], len(matching)
+
+        def update(self, todo: Todo, expected_version: int) -> bool:
+            stored = self.todos.get(todo.id)
+            if stored is None or stored.version != expected_version:
+                return False
+            self.todos[todo.id] = todo
+            return True
+
+        def delete(self, todo_id: int, expected_version: int) -> bool:
+            stored = self.todos.get(todo_id)
+            if stored is None or stored.version != expected_version:
+                return False
+            del self.todos[todo_id]
+            return True
+
+        def delete_all(self) -> None:
+            self.todos.clear()
+
+    return FakeRepository()
+
+
+@pytest.fixture
+def service(fake_repository):
+    """The service with the fake repository: its rules, tested without Flask or SQL."""
+    from service import TodoService
+
+    return TodoService(fake_repository)
+
+
+# --- The repository layer: every implementation ------------------------------------------
+
+
+def memory_repository(request: pytest.FixtureRequest):
+    """Todos in a dict, for this process only."""
+    from repository import InMemoryTodoRepository
+
+    return InMemoryTodoRepository()
+
+
+def sqlite_repository(request: pytest.FixtureRequest):
+    """Todos in a SQLite file."""
+    from repository import SqliteTodoRepository
+
+    return SqliteTodoRepository(request.getfixturevalue("db_path"))
+
+
+def postgres_repository(request: pytest.FixtureRequest):
+    """Todos in a new, empty schema of a PostgreSQL database; skipped without one."""
+    from repository import PostgresTodoRepository
+
+    return PostgresTodoRepository(request.getfixturevalue("postgres_database"))
+
+
+# One row per kind of storage: the repository suite runs once for each, and its name shows
+# in the test's name, as in test_add_then_get[sqlite]. A new storage needs only a new row.
+REPOSITORIES = {
+    "memory": memory_repository,
+    "sqlite": sqlite_repository,
+    "postgres": postgres_repository,
+}
+
+
+@pytest.fixture(params=list(REPOSITORIES))
+def repository(request: pytest.FixtureRequest) -> Iterator:
+    """An empty repository of each kind in turn, closed after the test if it can be."""
+    repository = REPOSITORIES[request.param](request)
+    yield repository
+    if hasattr(repository, "close"):  # PostgreSQL's pool holds connections open
+        repository.close()
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
@@ -139,13 +363,6 @@ def database_url(request: pytest.FixtureRequest, db_path: Path) -> str:
 
 
 # --- The image's command, run on this machine -------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now: the system picks one for a socket we close."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -231,9 +448,7 @@ def wait_until_serving(server: RunningServer) -> None:
 @pytest.fixture
 def server_environment(tmp_path: Path) -> dict[str, str]:
     """The environment the server starts with: this one, minus settings of the outer shell."""
-    environment = {
-        name: value for name, value in os.environ.items() if not SERVER_VARIABLES.fullmatch(name)
-    }
+    environment = environment_without_shell_settings()
     environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'server.sqlite3'}"
     environment["PYTHONUNBUFFERED"] = "1"
     return environment

@@ -97,7 +97,7 @@ def test_an_unsupported_database_url_stops_the_server(image_command, server_envi
     )
     output = finished.stdout + finished.stderr
     assert finished.returncode != 0
-    assert "DATABASE_URL must start with sqlite:/// or postgresql://" in output
+    assert "DATABASE_URL must be sqlite:///<file> or postgresql://" in output
     assert "hunter2-secret" not in output, "the password must not reach the logs"
 
 

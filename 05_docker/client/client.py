@@ -12,6 +12,7 @@ Every problem is printed as one sentence, with a non-zero exit code, never a tra
 
 import argparse
 import io
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,11 +48,18 @@ class TodoChanged(TodoClientError):
 class TodoApi:
     """The todo server's HTTP API: one method per call the commands need."""
 
-    def __init__(self, base_url: str = DEFAULT_BASE_URL, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = TIMEOUT_SECONDS,
+        token: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         # A session reuses one connection for several calls, e.g. the pages of a long list.
         self.session = requests.Session()
+        if token:  # a server with API_TOKEN set wants it on every call
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def list_todos(self, completed: bool | None = None) -> list[Todo]:
         """Every todo (only done or only open ones if `completed` is given), all pages of it."""
@@ -156,6 +164,11 @@ class TodoApi:
             raise TodoClientError(
                 f"The server at {self.base_url} has no /todos; "
                 "is --base-url the address of the todo server?"
+            )
+        if status == 401:
+            raise TodoClientError(
+                f"The todo server at {self.base_url} needs a valid token: pass --token TOKEN "
+                "or set the environment variable TODO_API_TOKEN."
             )
         if status in (409, 412):
             raise TodoChanged(
@@ -339,6 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BASE_URL,
         help=f"address of the todo server (default: {DEFAULT_BASE_URL})",
     )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("TODO_API_TOKEN"),
+        help="the server's API_TOKEN, when it has one (default: $TODO_API_TOKEN)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, run: Callable[..., int], summary: str) -> argparse.ArgumentParser:
@@ -379,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
-    api = TodoApi(args.base_url)
+    api = TodoApi(args.base_url, token=args.token)
     try:
         return args.run(api, Console(), args)
     except TodoClientError as error:

@@ -170,7 +170,7 @@ def run_client() -> Callable[..., subprocess.CompletedProcess]:
     environment = dict(os.environ)
     # Not a terminal, so rich prints plain text; wide, so it never wraps a line or a table.
     environment.update(COLUMNS="200", PYTHONIOENCODING="utf-8")
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "TODO_API_TOKEN"):
         environment.pop(name, None)
 
     def run(base_url: str, *args: str) -> subprocess.CompletedProcess:

@@ -165,3 +165,23 @@ def test_tokens_come_from_the_environment(start_server):
     assert log.count('"path": "/todos"') == 5, "each request has its log line"
     for token in (WRITE_TOKEN, READ_TOKEN, WRONG_TOKEN):
         assert token not in log
+
+
+def test_the_client_sends_its_token(start_server, run_client):
+    """client.py --token (or TODO_API_TOKEN) reaches a server with tokens; without, one sentence."""
+    server = start_server(API_TOKEN=WRITE_TOKEN, API_READ_TOKEN=READ_TOKEN)
+
+    added = run_client(server.url, "--token", WRITE_TOKEN, "add", "walk", "the", "dog")
+    listed = run_client(server.url, "--token", READ_TOKEN, "list")
+    refused = run_client(server.url, "--token", READ_TOKEN, "done", "1")
+    without = run_client(server.url, "list")
+
+    assert added.returncode == 0, added.stderr
+    assert "walk the dog" in listed.stdout
+    assert refused.returncode == 1
+    assert "403 Forbidden" in refused.stderr
+    assert without.returncode == 1
+    assert without.stderr == (
+        f"The todo server at {server.url} needs a valid token: pass --token TOKEN "
+        "or set the environment variable TODO_API_TOKEN.\n"
+    )

@@ -18,9 +18,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -698,6 +698,30 @@ def empty_store(api: TodoApi) -> TodoApi:
     """Deletes every todo first: only for tests that count todos or need exact listings."""
     api.clear()
     return api
+
+
+@pytest.fixture(scope="module")
+def start_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., TodoApi]]:
+    """Starts a step's reference server with some settings changed; returns an `api` for it.
+
+    For answers the shared servers never give, such as 401 with API_TOKEN set. Each variant
+    starts once, on its first call, and stops when the test module is done.
+    """
+    started: dict[tuple[str, ...], TodoApi] = {}
+    with ExitStack() as running:
+
+        def start(step: str, **settings: str) -> TodoApi:
+            key = (step, *(f"{name}={value}" for name, value in sorted(settings.items())))
+            if key not in started:
+                row = next(row for row in REFERENCE_SERVERS if row.step == step)
+                variant = replace(row, env={**row.env, **settings}, variant="variant")
+                tmp = tmp_path_factory.mktemp(f"{step}-variant")
+                server = running.enter_context(run_reference_server(variant, tmp))
+                started[key] = TodoApi(server)
+                running.callback(started[key].close)
+            return started[key]
+
+        yield start
 
 
 @pytest.fixture(scope="session")

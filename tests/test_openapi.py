@@ -35,7 +35,7 @@ CONTRACT_STATUSES = {
     ("/todos/{id}", "put"): {"200", "400", "404", "409", "412", "413", "415"},
     ("/todos/{id}", "patch"): {"200", "400", "404", "409", "412", "413", "415"},
     ("/todos/{id}", "delete"): {"204", "404", "412"},
-    ("/todos/{id}", "options"): {"204"},
+    ("/todos/{id}", "options"): {"204", "404"},
 }
 
 # The contract's "Tokens (05 only)" and /ready: statuses 05 adds to each todo operation.
@@ -45,7 +45,8 @@ WRITES = {"post", "put", "patch", "delete"}
 
 def statuses_of(step: str, path: str, method: str) -> set[str]:
     """The statuses a step's file must document for one todo operation, 500 included."""
-    statuses = CONTRACT_STATUSES[path, method] | {"500"}
+    # Any request can be 400 for a Host header that is not a host, and 500 for a bug.
+    statuses = CONTRACT_STATUSES[path, method] | {"400", "500"}
     if step == "05_docker" and method != "options":
         statuses |= TOKEN_AND_DATABASE_STATUSES | ({"403"} if method in WRITES else set())
     return statuses

@@ -14,9 +14,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import IntegerConverter
 
 from repository import StorageUnavailable, Todo
 from service import (
+    MAX_TODO_ID,
     InvalidTodo,
     PreconditionFailed,
     StaleVersion,
@@ -51,6 +53,24 @@ class ApiError(Exception):
         self.status = status
         self.detail = detail
         self.errors = errors or []
+
+
+class TodoIdConverter(IntegerConverter):
+    """`<id:todo_id>` in a route: a whole number in ASCII digits; anything else in its place
+    is 404. (The usual `<int:...>` would also take full-width or Arabic-Indic digits, which
+    Python counts as digits too.)"""
+
+    regex = r"[0-9]+"
+
+
+# A host name or an IP address, and maybe a port: what a Host header may hold (RFC 9110).
+VALID_HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
+
+
+def check_host() -> None:
+    """Refuses a request whose Host header cannot be a host: todo URLs are built from it."""
+    if not VALID_HOST.fullmatch(request.host):
+        raise ApiError(400, "The Host header is not a valid host name.")
 
 
 api = Blueprint("todos", __name__)
@@ -103,7 +123,7 @@ def delete_all_todos() -> Response:
     return no_content()
 
 
-@api.get("/todos/<int:todo_id>")
+@api.get("/todos/<id:todo_id>")
 def get_todo(todo_id: int) -> Response:
     """Answers one todo, or 304 Not Modified when the client's copy is still current."""
     todo = todo_service().get_todo(todo_id)
@@ -112,7 +132,7 @@ def get_todo(todo_id: int) -> Response:
     return todo_response(todo)
 
 
-@api.put("/todos/<int:todo_id>")
+@api.put("/todos/<id:todo_id>")
 def replace_todo(todo_id: int) -> Response:
     """Replaces a todo: title and completed are required, an absent order means null."""
     todo_service().get_todo(todo_id)  # a missing todo is 404 whatever the body says
@@ -120,7 +140,7 @@ def replace_todo(todo_id: int) -> Response:
     return todo_response(todo_service().replace_todo(todo_id, body, if_match_versions()))
 
 
-@api.patch("/todos/<int:todo_id>")
+@api.patch("/todos/<id:todo_id>")
 def update_todo(todo_id: int) -> Response:
     """Changes only the fields the body gives; `"order": null` clears the order."""
     todo_service().get_todo(todo_id)
@@ -128,7 +148,7 @@ def update_todo(todo_id: int) -> Response:
     return todo_response(todo_service().update_todo(todo_id, body, if_match_versions()))
 
 
-@api.delete("/todos/<int:todo_id>")
+@api.delete("/todos/<id:todo_id>")
 def delete_todo(todo_id: int) -> Response:
     """Deletes one todo, unless If-Match shows the client has not seen its latest state."""
     todo_service().delete_todo(todo_id, if_match_versions())
@@ -142,9 +162,11 @@ def delete_todo(todo_id: int) -> Response:
     "/ready", methods=["OPTIONS"], defaults={"allowed": HEALTH_METHODS}, endpoint="ready_methods"
 )
 @api.route("/todos", methods=["OPTIONS"], defaults={"allowed": COLLECTION_METHODS})
-@api.route("/todos/<int:todo_id>", methods=["OPTIONS"], defaults={"allowed": ITEM_METHODS})
+@api.route("/todos/<id:todo_id>", methods=["OPTIONS"], defaults={"allowed": ITEM_METHODS})
 def describe_methods(allowed: tuple[str, ...], todo_id: int | None = None) -> Response:
     """Says which methods a path allows; browsers ask this before a cross-origin write."""
+    if todo_id is not None and not 1 <= todo_id <= MAX_TODO_ID:
+        raise ApiError(404, f"No todo with id {todo_id}.")  # no todo can ever have this id
     methods = ", ".join(allowed)
     response = no_content()
     response.headers["Allow"] = methods
@@ -166,7 +188,12 @@ def read_json_object(*content_types: str) -> dict[str, Any]:
     """The request's body as a dict, or the problem that says what is wrong with it."""
     if request.mimetype not in content_types:
         raise ApiError(415, f"Send the body as JSON, with Content-Type: {content_types[0]}.")
-    raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH, Flask answers 413
+    # Flask answers 413 itself to a Content-Length over MAX_CONTENT_LENGTH, one byte more
+    # than the limit. A body sent in chunks has no Content-Length: Flask stops reading it
+    # at MAX_CONTENT_LENGTH, so a body too large shows itself by that one extra byte.
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
     try:
         body = json.loads(raw, parse_constant=refuse_constant)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
@@ -354,6 +381,8 @@ def allow_cross_origin(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Adds the routes, the error handlers and CORS to the app."""
+    app.url_map.converters["id"] = TodoIdConverter
+    app.before_request(check_host)
     app.register_blueprint(api)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(TodoError, handle_todo_error)

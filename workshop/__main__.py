@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from workshop import diff, doctor, verify
+    from workshop import bench, diff, doctor, verify
 
     doctor_parser = commands.add_parser("doctor", help="check this laptop before the workshop")
     doctor_parser.set_defaults(handler=doctor.main)
@@ -106,6 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     diff_parser.add_argument("new", help="the later step, such as 04")
     diff_parser.add_argument("--stat", action="store_true", help="only the summary")
     diff_parser.set_defaults(handler=diff.main)
+
+    bench_parser = commands.add_parser(
+        "bench",
+        help="measure how fast each server answers the todo API, on this laptop",
+        description=(
+            "Starts step 03's dev server and step 05's app on gunicorn (sync and threaded "
+            "workers) and granian, with 1, 2 and 4 workers, on SQLite and PostgreSQL; sends "
+            "each the same load and prints requests per second, p50 and p99 latency, and the "
+            "ratio to step 03's dev server. About 10 minutes on a 2-core laptop; --quick, "
+            "about 2."
+        ),
+    )
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(handler=bench.main)
     return parser
 
 

@@ -130,6 +130,30 @@ CREATE TABLE IF NOT EXISTS todos (
     version   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS todos_by_completed ON todos (completed, id);
+
+-- How many todos are open (completed = 0) and done (1). COUNT(*) reads every todo, and
+-- so gets slower as the table grows; the list's total reads these two rows instead. The
+-- triggers change them in the same transaction as each todo, so they are never wrong.
+CREATE TABLE IF NOT EXISTS todo_counts (
+    completed INTEGER PRIMARY KEY,
+    how_many  INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS todo_added AFTER INSERT ON todos BEGIN
+    UPDATE todo_counts SET how_many = how_many + 1 WHERE completed = NEW.completed;
+END;
+CREATE TRIGGER IF NOT EXISTS todo_deleted AFTER DELETE ON todos BEGIN
+    UPDATE todo_counts SET how_many = how_many - 1 WHERE completed = OLD.completed;
+END;
+CREATE TRIGGER IF NOT EXISTS todo_done_or_open_again AFTER UPDATE OF completed ON todos
+WHEN NEW.completed <> OLD.completed BEGIN
+    UPDATE todo_counts SET how_many = how_many - 1 WHERE completed = OLD.completed;
+    UPDATE todo_counts SET how_many = how_many + 1 WHERE completed = NEW.completed;
+END;
+-- The first time, count the todos already there (a file from before the counts existed).
+INSERT OR IGNORE INTO todo_counts (completed, how_many)
+    SELECT 0, COUNT(*) FROM todos WHERE completed = 0
+    UNION ALL
+    SELECT 1, COUNT(*) FROM todos WHERE completed = 1;
 """
 COLUMNS = 'id, title, completed, "order", version'
 MAX_SQLITE_INTEGER = 2**63 - 1
@@ -160,7 +184,9 @@ class SqliteTodoRepository(TodoRepository):
             try:
                 with closing(self._connect()) as connection:
                     connection.execute("PRAGMA journal_mode = WAL")
-                    connection.executescript(SCHEMA)
+                    # One transaction: no todo is added between the first count and the
+                    # triggers that count the ones after it.
+                    connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
@@ -196,11 +222,11 @@ class SqliteTodoRepository(TodoRepository):
                 f"SELECT {COLUMNS} FROM todos {where} ORDER BY id LIMIT ? OFFSET ?",
                 (*parameters, limit, offset),
             ).fetchall()
-            (total,) = connection.execute(
-                f"SELECT COUNT(*) FROM todos {where}", parameters
-            ).fetchone()
+            counts = connection.execute(
+                f"SELECT how_many FROM todo_counts {where}", parameters
+            ).fetchall()
             connection.execute("COMMIT")
-        return [to_todo(row) for row in rows], total
+        return [to_todo(row) for row in rows], sum(count for (count,) in counts)
 
     def update(self, todo: Todo, expected_version: int) -> bool:
         with closing(self._connect()) as connection:
@@ -239,6 +265,52 @@ CREATE TABLE IF NOT EXISTS todos (
     version   BIGINT  NOT NULL
 );
 CREATE INDEX IF NOT EXISTS todos_by_completed ON todos (completed, id);
+
+-- How many todos are open and done, for the list's total: see SCHEMA, above. PostgreSQL
+-- keeps every version of a row that a transaction changes, so one UPDATE of a count per
+-- todo deleted would make deleting 100,000 todos take minutes. Its triggers run once per
+-- statement instead, and count the rows the statement added and removed (an UPDATE
+-- removes each row's old version and adds its new one).
+CREATE TABLE IF NOT EXISTS todo_counts (
+    completed BOOLEAN PRIMARY KEY,
+    how_many  BIGINT  NOT NULL
+);
+CREATE OR REPLACE FUNCTION count_todos() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NOT EXISTS (SELECT FROM added JOIN removed USING (id)
+                       WHERE added.completed <> removed.completed) THEN
+            RETURN NULL;  -- no todo went from open to done or back: the counts stay
+        END IF;
+    END IF;
+    -- Lock both counts in one order (false, then true): two statements locking them in
+    -- opposite orders could each wait for the other forever.
+    PERFORM FROM todo_counts ORDER BY completed FOR UPDATE;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE todo_counts SET how_many = how_many + changed.n
+        FROM (SELECT completed, COUNT(*) AS n FROM added GROUP BY completed) AS changed
+        WHERE todo_counts.completed = changed.completed;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE todo_counts SET how_many = how_many - changed.n
+        FROM (SELECT completed, COUNT(*) AS n FROM removed GROUP BY completed) AS changed
+        WHERE todo_counts.completed = changed.completed;
+    END IF;
+    RETURN NULL;  -- what an AFTER trigger returns is not used
+END
+$$;
+-- Created before the first count: they lock out writers until this transaction ends.
+CREATE OR REPLACE TRIGGER todos_added AFTER INSERT ON todos
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION count_todos();
+CREATE OR REPLACE TRIGGER todos_changed AFTER UPDATE ON todos
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION count_todos();
+CREATE OR REPLACE TRIGGER todos_deleted AFTER DELETE ON todos
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION count_todos();
+INSERT INTO todo_counts (completed, how_many)
+    SELECT done, (SELECT COUNT(*) FROM todos WHERE completed = done)
+    FROM (VALUES (false), (true)) AS flags (done)
+    ON CONFLICT (completed) DO NOTHING;
 """
 MAX_POSTGRES_BIGINT = 2**63 - 1
 # Any number will do, as long as nothing else in the database locks the same one.
@@ -331,10 +403,10 @@ class PostgresTodoRepository(TodoRepository):
                 f"SELECT {COLUMNS} FROM todos {where} ORDER BY id LIMIT %s OFFSET %s",
                 (*parameters, limit, offset),
             ).fetchall()
-            (total,) = connection.execute(
-                f"SELECT COUNT(*) FROM todos {where}", parameters
-            ).fetchone()
-        return [to_todo(row) for row in rows], total
+            counts = connection.execute(
+                f"SELECT how_many FROM todo_counts {where}", parameters
+            ).fetchall()
+        return [to_todo(row) for row in rows], sum(count for (count,) in counts)
 
     def update(self, todo: Todo, expected_version: int) -> bool:
         with self._connection() as connection:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from repository import SqliteTodoRepository, StorageUnavailable, Todo
+from repository import PostgresTodoRepository, SqliteTodoRepository, StorageUnavailable, Todo
 
 SERVER_DIR = Path(__file__).resolve().parent.parent / "server"
 
@@ -136,6 +136,32 @@ def test_list_pages_with_limit_and_offset(five_todos, completed, limit, offset, 
     assert counted == total
 
 
+def totals(repository) -> tuple[int, int, int]:
+    """The totals the list gives: of every todo, of the done ones, of the open ones."""
+    return tuple(repository.list(completed, 1, 0)[1] for completed in (None, True, False))
+
+
+def test_the_total_follows_every_change(five_todos):
+    """The databases keep the totals as counts beside the todos (see repository.py):
+    every change must move them, or X-Total-Count would drift from the truth."""
+    assert totals(five_todos) == (5, 2, 3)
+    todo_1, todo_2 = five_todos.get(1), five_todos.get(2)
+
+    five_todos.update(replace(todo_1, completed=True, version=2), expected_version=1)
+    assert totals(five_todos) == (5, 3, 2), "an open todo done"
+    five_todos.update(replace(todo_2, completed=False, version=2), expected_version=1)
+    assert totals(five_todos) == (5, 2, 3), "a done todo open again"
+    renamed = replace(five_todos.get(2), title="renamed", version=3)
+    five_todos.update(renamed, expected_version=2)
+    assert totals(five_todos) == (5, 2, 3), "a new title only"
+    five_todos.delete(4, expected_version=1)
+    assert totals(five_todos) == (4, 1, 3), "a done todo deleted"
+    five_todos.add("added done", True, None)
+    assert totals(five_todos) == (5, 2, 3), "a done todo added"
+    five_todos.delete_all()
+    assert totals(five_todos) == (0, 0, 0)
+
+
 # --- Updating and deleting: compare-and-set -----------------------------------------------
 
 
@@ -229,6 +255,28 @@ def test_threads_adding_at_once_all_succeed_with_distinct_ids(repository):
     assert repository.list(None, 1000, 0)[1] == threads * adds_per_thread
 
 
+def test_totals_stay_right_while_threads_mark_todos_done_and_open_at_once(repository):
+    """Half the todos go from open to done while the other half go back: in PostgreSQL,
+    two such changes lock the same two counts, and in opposite orders they would deadlock."""
+    threads, flips = 8, 25
+    for number in range(threads):
+        repository.add(f"todo {number}", number % 2 == 0, None)
+    start = threading.Barrier(threads)
+
+    def flip_again_and_again(todo_id: int) -> None:
+        start.wait()
+        for _ in range(flips):  # each thread flips its own todo: no write is refused
+            todo = repository.get(todo_id)
+            flipped = replace(todo, completed=not todo.completed, version=todo.version + 1)
+            assert repository.update(flipped, expected_version=todo.version)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(flip_again_and_again, range(1, threads + 1)))  # raises what they raised
+
+    done = [todo for todo in repository.list(None, 100, 0)[0] if todo.completed]
+    assert totals(repository) == (threads, len(done), threads - len(done))
+
+
 @pytest.mark.parametrize("operation", ["update", "delete"])
 def test_of_racing_writers_at_one_version_exactly_one_wins(repository, operation):
     """What If-Match relies on: writers that all read version 1 cannot all write."""
@@ -250,6 +298,47 @@ def test_of_racing_writers_at_one_version_exactly_one_wins(repository, operation
     winner = results.index(True)
     expected = replace(todo, title=f"writer {winner}", version=2) if operation == "update" else None
     assert repository.get(todo.id) == expected
+
+
+# --- A database from before the counts ---------------------------------------------------
+
+# The todos table as this step created it before it kept counts beside it.
+TABLE_WITHOUT_COUNTS = {
+    "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT, completed INTEGER NOT NULL",
+    "postgres": "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, completed BOOLEAN NOT NULL",
+}
+
+
+def test_todos_stored_before_the_counts_existed_are_counted(database_url):
+    """A learner's database from an earlier run already holds todos: the counts start
+    from them, not from zero."""
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    create = (
+        f"CREATE TABLE todos ({TABLE_WITHOUT_COUNTS[kind]}, "
+        'title TEXT NOT NULL, "order" INTEGER, version BIGINT NOT NULL)'
+    )
+    insert = "INSERT INTO todos (title, completed, version) VALUES ('old', {0}, 1)"
+    if kind == "sqlite":
+        path = database_url.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(path)) as connection, connection:
+            connection.execute(create)
+            connection.executemany(insert.format("?"), [(True,), (False,), (False,)])
+        repository = SqliteTodoRepository(path)
+    else:
+        import psycopg
+
+        with psycopg.connect(database_url) as connection:  # commits at the end
+            connection.execute(create)
+            connection.cursor().executemany(insert.format("%s"), [(True,), (False,), (False,)])
+        repository = PostgresTodoRepository(database_url)
+
+    try:
+        assert totals(repository) == (3, 1, 2)
+        repository.add("new", True, None)
+        assert totals(repository) == (4, 2, 2)
+    finally:
+        if kind == "postgres":
+            repository.close()
 
 
 # --- SQLite only: the file ----------------------------------------------------------------

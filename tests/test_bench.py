@@ -1,0 +1,157 @@
+"""python -m workshop bench, run as a learner runs it, with very short measurements.
+
+These tests check what the command prints, never how fast anything is: the numbers
+depend on the machine, and a test that times a server fails on a busy one.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ("read one todo", "list a page", "create a todo")
+# Short measurements on few todos: only the shape of the output is checked.
+SHORT = ["--duration", "0.3", "--warmup", "0.1", "--todos", "30", "--rounds", "1"]
+COLUMNS = ["server", "workers", "database", "req/s", "p50 ms", "p99 ms"]
+
+
+def bench(*arguments: str) -> subprocess.CompletedProcess:
+    """Runs `python -m workshop bench ...` from the repository's folder."""
+    environment = dict(os.environ)
+    # Not a terminal, so rich prints plain text; wide, so that no table cell wraps.
+    environment.update(COLUMNS="200", PYTHONIOENCODING="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "workshop", "bench", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+
+
+def tables(output: str) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Each table in the output, by the title above it: its header's cells and its rows'."""
+
+    def cells(line: str, border: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip(border).split(border)]
+
+    found = {}
+    lines = output.splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("┏"):  # the top of a table; its title is the line above
+            header, rows = [], []
+            for below in lines[number + 1 :]:
+                if below.startswith("┃"):
+                    header = cells(below, "┃")
+                elif below.startswith("│"):
+                    rows.append(cells(below, "│"))
+                elif below.startswith("└"):
+                    break
+            found[lines[number - 1].strip()] = (header, rows)
+    return found
+
+
+def postgres_answers() -> bool:
+    """Whether the PostgreSQL of TEST_DATABASE_URL answers, as the benchmark checks it."""
+    from workshop.bench import postgres_problem
+
+    return postgres_problem(os.environ.get("TEST_DATABASE_URL")) is None
+
+
+def test_bench_measures_every_configuration_against_the_dev_server():
+    result = bench(*SHORT, "--workers", "1")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    databases = ["sqlite", "postgres"] if postgres_answers() else ["sqlite"]
+    servers = ["gunicorn sync", "gunicorn gthread", "granian"]
+    if sys.platform == "win32":
+        servers.remove("gunicorn sync")
+        servers.remove("gunicorn gthread")
+    expected = [("flask run (03)", "1", "memory"), ("flask run (05)", "1", "sqlite")]
+    expected += [(server, "1", database) for server in servers for database in databases]
+    found = tables(result.stdout)
+    for scenario in SCENARIOS:
+        ((header, rows),) = [table for title, table in found.items() if title.startswith(scenario)]
+        assert header == [*COLUMNS, "vs dev"]
+        assert [tuple(row[:3]) for row in rows] == expected, scenario
+        baseline = float(rows[0][3].replace(",", ""))
+        assert rows[0][6] == "1.00", "the dev server of step 03 is the baseline"
+        for server, _, database, per_second, p50, p99, ratio in rows:
+            per_second = float(per_second.replace(",", ""))
+            assert per_second > 0 and 0 < float(p50) <= float(p99), (server, database)
+            assert float(ratio) == pytest.approx(per_second / baseline, abs=0.01, rel=0.01)
+    assert "requests failed" not in result.stdout
+    share = re.search(r"Load generator: at most (\d+)% of one core", result.stdout)
+    assert share, result.stdout
+    ceiling = re.search(r"doing any work: ([\d,]+) req/s", result.stdout)
+    assert ceiling and int(ceiling[1].replace(",", "")) > 0, result.stdout
+    if "postgres" not in databases:
+        assert re.search(r"Skipped \d configurations?: no PostgreSQL", result.stdout)
+    if sys.platform == "win32":
+        assert "gunicorn does not run on Windows" in result.stdout
+
+
+def test_bench_says_which_options_it_takes():
+    result = bench("--help")
+
+    assert result.returncode == 0
+    assert "python -m workshop bench" in result.stdout
+    for option in ("--duration", "--connections", "--quick", "--scaling", "--only"):
+        assert option in result.stdout
+
+
+def test_scaling_run_reports_the_three_sizes():
+    result = bench("--scaling", "--duration", "0.2", "--warmup", "0.1", "--rounds", "2")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    ((header, rows),) = tables(result.stdout).values()
+    assert header == ["database", "todos stored", "req/s", "p50 ms", "p99 ms", "vs 100"]
+    databases = ["sqlite", "postgres"] if postgres_answers() else ["sqlite"]
+    sizes = ["100", "10,000", "100,000"]
+    assert [tuple(row[:2]) for row in rows] == [(d, size) for d in databases for size in sizes]
+    for _, size, per_second, p50, p99, ratio in rows:
+        assert float(per_second.replace(",", "")) > 0 and 0 < float(p50) <= float(p99)
+        if size == "100":
+            assert ratio == "1.00", "each database's smallest table is the reference"
+    assert "requests failed" not in result.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Ctrl+C is a signal on macOS and Linux only")
+def test_ctrl_c_stops_the_servers_it_started(tmp_path):
+    """A learner who gives up halfway must not be left with servers holding ports."""
+    command = [sys.executable, "-m", "workshop", "bench", "--only", "granian", "--workers", "2"]
+    command += ["--databases", "sqlite", "--duration", "2", "--todos", "10", "--rounds", "1"]
+    with open(tmp_path / "output.txt", "w+") as output:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            server = wait_for_child(process, "granian")
+            process.send_signal(signal.SIGINT)  # what Ctrl+C in its terminal sends it
+            assert process.wait(timeout=60) == 130
+        finally:
+            if process.poll() is None:  # the test failed: stop it, and its servers, anyway
+                process.terminate()
+                process.wait(timeout=60)
+        output.seek(0)
+        assert "Stopped. Every server the benchmark started has been stopped." in output.read()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(server, 0)  # no process is left in the server's group: workers included
+
+
+def wait_for_child(process: subprocess.Popen, name: str) -> int:
+    """The id of the first child process of `process` whose command line mentions `name`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        found = subprocess.run(
+            ["pgrep", "-P", str(process.pid), "-f", name], capture_output=True, text=True
+        )
+        if found.stdout.split():
+            return int(found.stdout.split()[0])
+        time.sleep(0.1)
+    pytest.fail(f"the benchmark started no {name} within 60 s")

@@ -18,7 +18,7 @@ import requests
 
 import client
 
-STEP_FOLDER = Path(__file__).resolve().parents[1].name  # 03_todo_rest, or a copy's name
+STEP_FOLDER = Path(__file__).resolve().parents[1].name  # the step these tests belong to
 
 TIMEOUT = 5
 

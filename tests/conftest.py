@@ -634,6 +634,24 @@ class TodoApi:
             wanted = ", ".join(f'{{"field": "{name}", ...}}' for name in missing)
             self.fail(response, f'"errors": [{wanted}] in the problem document')
 
+    def todo_count(self) -> str | None:
+        """How many todos the server holds, as its X-Total-Count says."""
+        return self.get("/todos?limit=1").headers.get("X-Total-Count")
+
+    def expect_unchanged(self, method: str, todo: dict | None, count_before: str | None) -> None:
+        """A refused POST creates nothing; a refused PUT, PATCH or DELETE leaves the todo as it
+        was. `count_before` is todo_count() from before the request (None: not checked)."""
+        __tracebackhide__ = True
+        if method != "POST":
+            self.expect(self.get(f"/todos/{todo['id']}"), 200, json=todo)
+        elif count_before is not None:
+            after = self.get("/todos?limit=1")
+            self.check(
+                after.headers.get("X-Total-Count") == count_before,
+                after,
+                f"X-Total-Count still {count_before}: a refused POST creates nothing",
+            )
+
     def check(self, condition: bool, response: requests.Response, expected: str) -> None:
         """Fails with `expected` and the exchange unless `condition` holds."""
         __tracebackhide__ = True

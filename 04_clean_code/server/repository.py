@@ -10,17 +10,9 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class Todo:
-    id: int
-    title: str
-    completed: bool
-    order: int | None
-    version: int
+from model import Todo
 
 
 class TodoRepository(ABC):
@@ -115,6 +107,8 @@ CREATE TABLE IF NOT EXISTS todos (
 CREATE INDEX IF NOT EXISTS todos_by_completed ON todos (completed, id);
 """
 COLUMNS = 'id, title, completed, "order", version'
+# SQLite's integers have 64 bits: Python refuses to send it a larger one, and no todo has
+# a larger id. Ids and offsets from a URL can be any size, so they are checked first.
 MAX_SQLITE_INTEGER = 2**63 - 1
 
 
@@ -164,6 +158,8 @@ class SqliteTodoRepository(TodoRepository):
             return Todo(cursor.lastrowid, title, completed, order, version=1)
 
     def get(self, todo_id: int) -> Todo | None:
+        if todo_id > MAX_SQLITE_INTEGER:
+            return None
         with closing(self._connect()) as connection:
             row = connection.execute(
                 f"SELECT {COLUMNS} FROM todos WHERE id = ?", (todo_id,)

@@ -271,7 +271,7 @@ def problem(error: HTTPException) -> ResponseReturnValue:
         body["errors"] = [{"field": name, "message": message} for name, message in error.errors]
     headers = {"Content-Type": "application/problem+json"}
     if isinstance(error, MethodNotAllowed):
-        headers["Allow"] = ", ".join(error.valid_methods or ())
+        headers["Allow"] = ", ".join(sorted(error.valid_methods or ()))
     return body, error.code, headers
 
 

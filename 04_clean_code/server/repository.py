@@ -107,9 +107,9 @@ CREATE TABLE IF NOT EXISTS todos (
 CREATE INDEX IF NOT EXISTS todos_by_completed ON todos (completed, id);
 """
 COLUMNS = 'id, title, completed, "order", version'
-# SQLite's integers have 64 bits: Python refuses to send it a larger one, and no todo has
-# a larger id. Ids and offsets from a URL can be any size, so they are checked first.
-MAX_SQLITE_INTEGER = 2**63 - 1
+# The largest integer SQLite stores (64 bits). Python refuses to send it a larger one, and
+# ids and offsets from a URL can be any size: they are checked against this first.
+MAX_INTEGER = 2**63 - 1
 
 
 class SqliteTodoRepository(TodoRepository):
@@ -158,7 +158,7 @@ class SqliteTodoRepository(TodoRepository):
             return Todo(cursor.lastrowid, title, completed, order, version=1)
 
     def get(self, todo_id: int) -> Todo | None:
-        if todo_id > MAX_SQLITE_INTEGER:
+        if todo_id > MAX_INTEGER:
             return None
         with closing(self._connect()) as connection:
             row = connection.execute(
@@ -168,7 +168,7 @@ class SqliteTodoRepository(TodoRepository):
 
     def list(self, completed: bool | None, limit: int, offset: int) -> tuple[list[Todo], int]:
         where, parameters = ("", ()) if completed is None else ("WHERE completed = ?", (completed,))
-        offset = min(offset, MAX_SQLITE_INTEGER)  # a larger offset is past the end anyway
+        offset = min(offset, MAX_INTEGER)  # a larger offset is past the end anyway
         with closing(self._connect()) as connection:
             connection.execute("BEGIN")  # the page and the count from the same snapshot
             rows = connection.execute(

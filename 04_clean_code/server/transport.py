@@ -14,7 +14,14 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
-from model import InvalidTodo, PreconditionFailed, StaleVersion, Todo, TodoError, TodoNotFound
+from model import (
+    InvalidTodo,
+    PreconditionFailed,
+    StaleVersion,
+    Todo,
+    TodoError,
+    TodoNotFound,
+)
 from service import TodoService
 
 # The one place where the service's errors become HTTP statuses.

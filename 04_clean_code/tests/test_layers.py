@@ -15,11 +15,12 @@ import pytest
 SERVER_DIR = Path(__file__).resolve().parent.parent / "server"
 
 # For each layer, the modules of this step it must never import.
+WEB = {"transport", "config", "app", "flask", "werkzeug"}
 FORBIDDEN = {
     "transport": {"repository", "config", "app"},
-    "service": {"transport", "config", "app", "flask", "werkzeug"},
-    "repository": {"service", "transport", "config", "app", "flask", "werkzeug"},
-    "model": {"service", "transport", "repository", "config", "app", "flask", "werkzeug"},
+    "service": WEB,
+    "repository": {"service", *WEB},
+    "model": {"service", "repository", *WEB},
 }
 
 

@@ -10,7 +10,13 @@ import logging
 
 import pytest
 
-from model import InvalidTodo, PreconditionFailed, StaleVersion, TodoError, TodoNotFound
+from model import (
+    InvalidTodo,
+    PreconditionFailed,
+    StaleVersion,
+    TodoError,
+    TodoNotFound,
+)
 
 ALL_TODOS_METHODS = "DELETE, GET, HEAD, OPTIONS, POST"
 ONE_TODO_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"
@@ -124,9 +130,7 @@ def test_options_answers_allow_and_the_cors_preflight(client, path, methods):
     allowed = ", ".join(sorted(method.strip() for method in response.headers["Allow"].split(",")))
     assert allowed == (methods or ONE_TODO_METHODS)
     assert response.headers["Access-Control-Allow-Methods"] == response.headers["Allow"]
-    assert (
-        response.headers["Access-Control-Allow-Headers"] == "Content-Type, If-Match, If-None-Match"
-    )
+    assert response.headers["Access-Control-Allow-Headers"] == CORS_REQUEST_HEADERS
 
 
 # --- The service's errors become statuses -------------------------------------------------

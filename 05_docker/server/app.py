@@ -22,10 +22,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Builds the app. gunicorn and `flask run` call it with no argument; tests pass a config."""
     app = Flask(__name__)
     app.config.from_object(Config(app.instance_path))
-    if test_config:
-        app.config.from_mapping(test_config)
-    app.json.sort_keys = False  # keep the contract's field order
-    app.json.ensure_ascii = False  # send "café" as it is, not as "caf\u00e9"
+    app.config.from_mapping(test_config or {})
+    app.json.sort_keys = False  # keep the fields in the contract's order
 
     repository = repository_for(app.config["DATABASE_URL"])
     app.extensions["todo_service"] = TodoService(repository)

@@ -10,15 +10,16 @@ time and are never written to a log.
 
 import hmac
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, current_app, request
+from flask.typing import ResponseReturnValue
 
-from transport import problem
+from transport import ApiError, problem
 
 OPEN_PATHS = ("/health", "/ready")
 READ_METHODS = ("GET", "HEAD")
 
 
-def check_token() -> Response | None:
+def check_token() -> ResponseReturnValue | None:
     """Runs before every request: None lets it through, a 401 or 403 problem stops it."""
     write_token = current_app.config["API_TOKEN"]
     if write_token is None or request.method == "OPTIONS" or request.path in OPEN_PATHS:
@@ -30,14 +31,13 @@ def check_token() -> Response | None:
     if sent is not None and read_token is not None and same_token(sent, read_token):
         if request.method in READ_METHODS:
             return None
-        return problem(403, "This token may only read (GET and HEAD), not change todos.")
+        return problem(ApiError(403, "This token may only read (GET and HEAD), not change todos."))
     if sent is None:
         detail = "This API needs a token: send the header Authorization: Bearer <token>."
     else:
         detail = "The token is not valid."
-    response = problem(401, detail)
-    response.headers["WWW-Authenticate"] = "Bearer"  # says which kind of credentials to send
-    return response
+    body, status, headers = problem(ApiError(401, detail))
+    return body, status, {**headers, "WWW-Authenticate": "Bearer"}  # the kind of token to send
 
 
 def bearer_token() -> str | None:

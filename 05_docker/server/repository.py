@@ -13,24 +13,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-
-@dataclass(frozen=True)
-class Todo:
-    id: int
-    title: str
-    completed: bool
-    order: int | None
-    version: int
-
-
-class StorageUnavailable(Exception):
-    """The database cannot be reached right now; the same request may work a little later."""
+from model import StorageUnavailable, Todo
 
 
 class TodoRepository(ABC):
@@ -156,7 +144,9 @@ INSERT OR IGNORE INTO todo_counts (completed, how_many)
     SELECT 1, COUNT(*) FROM todos WHERE completed = 1;
 """
 COLUMNS = 'id, title, completed, "order", version'
-MAX_SQLITE_INTEGER = 2**63 - 1
+# The largest integer SQLite and PostgreSQL's BIGINT store (64 bits). Python refuses to send
+# a larger one, and ids and offsets from a URL can be any size: they are checked first.
+MAX_INTEGER = 2**63 - 1
 
 
 class SqliteTodoRepository(TodoRepository):
@@ -207,6 +197,8 @@ class SqliteTodoRepository(TodoRepository):
             return Todo(cursor.lastrowid, title, completed, order, version=1)
 
     def get(self, todo_id: int) -> Todo | None:
+        if todo_id > MAX_INTEGER:
+            return None
         with closing(self._connect()) as connection:
             row = connection.execute(
                 f"SELECT {COLUMNS} FROM todos WHERE id = ?", (todo_id,)
@@ -215,7 +207,7 @@ class SqliteTodoRepository(TodoRepository):
 
     def list(self, completed: bool | None, limit: int, offset: int) -> tuple[list[Todo], int]:
         where, parameters = ("", ()) if completed is None else ("WHERE completed = ?", (completed,))
-        offset = min(offset, MAX_SQLITE_INTEGER)  # a larger offset is past the end anyway
+        offset = min(offset, MAX_INTEGER)  # a larger offset is past the end anyway
         with closing(self._connect()) as connection:
             connection.execute("BEGIN")  # the page and the count from the same snapshot
             rows = connection.execute(
@@ -312,7 +304,6 @@ INSERT INTO todo_counts (completed, how_many)
     FROM (VALUES (false), (true)) AS flags (done)
     ON CONFLICT (completed) DO NOTHING;
 """
-MAX_POSTGRES_BIGINT = 2**63 - 1
 # Any number will do, as long as nothing else in the database locks the same one.
 SCHEMA_LOCK_KEY = 5005
 
@@ -395,7 +386,7 @@ class PostgresTodoRepository(TodoRepository):
         where, parameters = (
             ("", ()) if completed is None else ("WHERE completed = %s", (completed,))
         )
-        offset = min(offset, MAX_POSTGRES_BIGINT)  # a larger offset is past the end anyway
+        offset = min(offset, MAX_INTEGER)  # a larger offset is past the end anyway
         with self._connection() as connection, connection.transaction():
             # The page and the count from the same snapshot of the table.
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")

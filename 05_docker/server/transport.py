@@ -2,39 +2,31 @@
 
 Each route reads the request (path, query, headers, body), calls one method of the
 service, and turns the answer into a response. The rules of a todo live in service.py;
-where todos are kept lives in repository.py. This file maps the service's errors to
+where todos are kept, in repository.py. This file maps the service's errors (model.py) to
 HTTP statuses and problem documents, and adds the CORS headers. Tokens are checked in
 auth.py, and logs.py writes one log line per request.
 """
 
 import json
 import re
+from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from flask import Blueprint, Flask, Response, current_app, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.routing import IntegerConverter
 
-from repository import StorageUnavailable, Todo
-from service import (
-    MAX_TODO_ID,
+from model import (
     InvalidTodo,
     PreconditionFailed,
     StaleVersion,
+    StorageUnavailable,
+    Todo,
     TodoError,
     TodoNotFound,
-    TodoService,
 )
-
-MAX_BODY_BYTES = 64 * 1024
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-
-HEALTH_METHODS = ("GET", "HEAD", "OPTIONS")
-COLLECTION_METHODS = ("GET", "HEAD", "POST", "DELETE", "OPTIONS")
-ITEM_METHODS = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
-REQUEST_HEADERS = ("Content-Type", "If-Match", "If-None-Match", "Authorization")
-EXPOSED_HEADERS = ("Location", "ETag", "Link", "X-Total-Count")
+from service import TodoService
 
 # The one place where the service's errors become HTTP statuses.
 STATUS_OF_ERROR = {
@@ -42,35 +34,21 @@ STATUS_OF_ERROR = {
     InvalidTodo: 400,
     StaleVersion: 409,
     PreconditionFailed: 412,
+    StorageUnavailable: 503,
 }
-
-
-class ApiError(Exception):
-    """A request refused before it reaches the service (bad query, body or media type)."""
-
-    def __init__(self, status: int, detail: str, errors: list[tuple[str, str]] | None = None):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.errors = errors or []
-
-
-class TodoIdConverter(IntegerConverter):
-    """`<id:todo_id>` in a route: a whole number in ASCII digits; anything else in its place
-    is 404. (The usual `<int:...>` would also take full-width or Arabic-Indic digits, which
-    Python counts as digits too.)"""
-
-    regex = r"[0-9]+"
-
 
 # A host name or an IP address, and maybe a port: what a Host header may hold (RFC 9110).
 VALID_HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
 
 
-def check_host() -> None:
-    """Refuses a request whose Host header cannot be a host: todo URLs are built from it."""
-    if not VALID_HOST.fullmatch(request.host):
-        raise ApiError(400, "The Host header is not a valid host name.")
+class ApiError(HTTPException):
+    """A request the API refuses: its status, and a sentence that says why. A 400 about
+    fields lists them in `errors` as (field, message) pairs; they make the sentence."""
+
+    def __init__(self, status: int, detail: str = "", errors: list[tuple[str, str]] = ()):
+        super().__init__(detail or "; ".join(f"{name} {message}" for name, message in errors))
+        self.code = status
+        self.errors = errors
 
 
 api = Blueprint("todos", __name__)
@@ -80,103 +58,85 @@ api = Blueprint("todos", __name__)
 
 
 @api.get("/health")
-def health() -> dict[str, str]:
+def health() -> ResponseReturnValue:
     """Says the process is up and serving; a load balancer or a container runtime asks."""
     return {"status": "ok"}
 
 
 @api.get("/ready")
-def ready() -> dict[str, str]:
+def ready() -> ResponseReturnValue:
     """Says the database answers too, so requests for todos can succeed; else 503."""
     todo_service().check_storage()
     return {"status": "ready"}
 
 
 @api.get("/todos")
-def list_todos() -> Response:
+def list_todos() -> ResponseReturnValue:
     """Lists todos by id, one page at a time, optionally only done or open ones."""
-    completed = query_completed()
-    limit = query_int("limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    completed = request.args.get("completed")
+    if completed not in (None, "true", "false"):
+        raise ApiError(400, errors=[("completed", "must be true or false")])
+    limit = query_int("limit", default=100, minimum=1, maximum=1000)
     offset = query_int("offset", default=0, minimum=0)
-    page = todo_service().list_todos(completed, limit, offset)
-    response = jsonify([todo_json(todo) for todo in page.todos])
-    response.headers["X-Total-Count"] = str(page.total)
-    links = page_links(page.total, limit, offset)
-    if links:
-        response.headers["Link"] = links
-    return response
+    filter_by = None if completed is None else completed == "true"
+    page = todo_service().list_todos(filter_by, limit, offset)
+    headers = {"X-Total-Count": str(page.total)}
+    if links := page_links(page.total, limit, offset):
+        headers["Link"] = links
+    return [todo_json(todo) for todo in page.todos], 200, headers
 
 
 @api.post("/todos")
-def create_todo() -> tuple[Response, int]:
+def create_todo() -> ResponseReturnValue:
     """Creates a todo from a JSON object with a title and, if wanted, completed and order."""
     todo = todo_service().create_todo(read_json_object("application/json"))
-    response = todo_response(todo)
-    response.headers["Location"] = todo_url(todo.id)
-    return response, 201
+    body = todo_json(todo)
+    return body, 201, {"ETag": etag(todo), "Location": body["url"]}
 
 
 @api.delete("/todos")
-def delete_all_todos() -> Response:
+def delete_all_todos() -> ResponseReturnValue:
     """Deletes every todo. The ids already used stay used."""
     todo_service().delete_all_todos()
     return no_content()
 
 
-@api.get("/todos/<id:todo_id>")
-def get_todo(todo_id: int) -> Response:
+@api.get("/todos/<int:todo_id>")
+def get_todo(todo_id: int) -> ResponseReturnValue:
     """Answers one todo, or 304 Not Modified when the client's copy is still current."""
     todo = todo_service().get_todo(todo_id)
-    if matches_weakly(request.headers.get("If-None-Match"), etag(todo)):
-        return Response(status=304, headers={"ETag": etag(todo)})
-    return todo_response(todo)
+    # If-None-Match compares loosely: W/"3" names version 3 too.
+    if {etag(todo), "*"} & {tag.removeprefix("W/") for tag in entity_tags("If-None-Match")}:
+        return "", 304, {"ETag": etag(todo)}
+    return todo_json(todo), 200, {"ETag": etag(todo)}
 
 
-@api.put("/todos/<id:todo_id>")
-def replace_todo(todo_id: int) -> Response:
+@api.put("/todos/<int:todo_id>")
+def replace_todo(todo_id: int) -> ResponseReturnValue:
     """Replaces a todo: title and completed are required, an absent order means null."""
     todo_service().get_todo(todo_id)  # a missing todo is 404 whatever the body says
     body = read_json_object("application/json")
-    return todo_response(todo_service().replace_todo(todo_id, body, if_match_versions()))
+    todo = todo_service().replace_todo(todo_id, body, if_match_versions())
+    return todo_json(todo), 200, {"ETag": etag(todo)}
 
 
-@api.patch("/todos/<id:todo_id>")
-def update_todo(todo_id: int) -> Response:
+@api.patch("/todos/<int:todo_id>")
+def update_todo(todo_id: int) -> ResponseReturnValue:
     """Changes only the fields the body gives; `"order": null` clears the order."""
     todo_service().get_todo(todo_id)
     body = read_json_object("application/json", "application/merge-patch+json")
-    return todo_response(todo_service().update_todo(todo_id, body, if_match_versions()))
+    todo = todo_service().update_todo(todo_id, body, if_match_versions())
+    return todo_json(todo), 200, {"ETag": etag(todo)}
 
 
-@api.delete("/todos/<id:todo_id>")
-def delete_todo(todo_id: int) -> Response:
+@api.delete("/todos/<int:todo_id>")
+def delete_todo(todo_id: int) -> ResponseReturnValue:
     """Deletes one todo, unless If-Match shows the client has not seen its latest state."""
     todo_service().delete_todo(todo_id, if_match_versions())
     return no_content()
 
 
-@api.route("/health", methods=["OPTIONS"], defaults={"allowed": HEALTH_METHODS})
-# Its own endpoint name: Werkzeug takes two URLs of one endpoint with the same defaults
-# for aliases, and would redirect OPTIONS /health to /ready.
-@api.route(
-    "/ready", methods=["OPTIONS"], defaults={"allowed": HEALTH_METHODS}, endpoint="ready_methods"
-)
-@api.route("/todos", methods=["OPTIONS"], defaults={"allowed": COLLECTION_METHODS})
-@api.route("/todos/<id:todo_id>", methods=["OPTIONS"], defaults={"allowed": ITEM_METHODS})
-def describe_methods(allowed: tuple[str, ...], todo_id: int | None = None) -> Response:
-    """Says which methods a path allows; browsers ask this before a cross-origin write."""
-    if todo_id is not None and not 1 <= todo_id <= MAX_TODO_ID:
-        raise ApiError(404, f"No todo with id {todo_id}.")  # no todo can ever have this id
-    methods = ", ".join(allowed)
-    response = no_content()
-    response.headers["Allow"] = methods
-    response.headers["Access-Control-Allow-Methods"] = methods
-    response.headers["Access-Control-Allow-Headers"] = ", ".join(REQUEST_HEADERS)
-    response.headers["Access-Control-Max-Age"] = "86400"  # browsers may cache this a day
-    return response
-
-
-# --- Reading requests -------------------------------------------------------------------
+# --- What the routes share --------------------------------------------------------------
 
 
 def todo_service() -> TodoService:
@@ -184,80 +144,72 @@ def todo_service() -> TodoService:
     return current_app.extensions["todo_service"]
 
 
+def if_match_versions() -> set[int] | None:
+    """The versions If-Match allows a change at; None when any version will do."""
+    tags = entity_tags("If-Match")
+    if "If-Match" not in request.headers or "*" in tags:
+        return None
+    # A strong comparison: only "3" names version 3, and W/"3" matches no version.
+    versions = {tag[1:-1] for tag in tags if tag.startswith('"') and tag.endswith('"')}
+    return {int(version) for version in versions if version.isascii() and version.isdigit()}
+
+
+def entity_tags(header: str) -> list[str]:
+    """The tags an If-Match or If-None-Match header lists, such as "3", W/"3" or *."""
+    return [tag.strip() for tag in request.headers.get(header, "").split(",")]
+
+
 def read_json_object(*content_types: str) -> dict[str, Any]:
     """The request's body as a dict, or the problem that says what is wrong with it."""
     if request.mimetype not in content_types:
         raise ApiError(415, f"Send the body as JSON, with Content-Type: {content_types[0]}.")
-    # Flask answers 413 itself to a Content-Length over MAX_CONTENT_LENGTH, one byte more
-    # than the limit. A body sent in chunks has no Content-Length: Flask stops reading it
-    # at MAX_CONTENT_LENGTH, so a body too large shows itself by that one extra byte.
+    # Flask answers 413 itself to a Content-Length over MAX_CONTENT_LENGTH. A body sent in
+    # chunks has none: Flask stops reading it at MAX_CONTENT_LENGTH, one byte more than the
+    # API takes, so a body too large shows itself by that one byte.
     raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+    if len(raw) >= current_app.config["MAX_CONTENT_LENGTH"]:
+        raise RequestEntityTooLarge()  # the same 413 as Flask's own
     try:
-        body = json.loads(raw, parse_constant=refuse_constant)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise ApiError(400, "The body is not valid JSON.") from None
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        body = None
     if not isinstance(body, dict):
         raise ApiError(400, 'The body must be a JSON object, like {"title": "walk the dog"}.')
     return body
 
 
-def refuse_constant(name: str) -> None:
-    """NaN and Infinity are not JSON, though Python's json module accepts them."""
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def query_completed() -> bool | None:
-    """The `completed` filter: true, false, or None when not given."""
-    value = request.args.get("completed")
-    if value is None:
-        return None
-    if value not in ("true", "false"):
-        message = "must be true or false"
-        raise ApiError(400, f"completed {message}", [("completed", message)])
-    return value == "true"
-
-
 def query_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     """A whole-number query parameter within its range, or a 400 problem."""
-    value = request.args.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value) if value.isascii() and value.isdigit() else None
-    except ValueError:  # more digits than Python turns into a number
-        number = None
+    value = request.args.get(name, str(default))
+    # Only plain digits: Python's int() would also take " 5", "+5" and "5_0".
+    number = int(value) if value.isascii() and value.isdigit() else None
     if number is None or number < minimum or (maximum is not None and number > maximum):
         allowed = f"from {minimum} to {maximum}" if maximum else f"of {minimum} or more"
-        message = f"must be a whole number {allowed}"
-        raise ApiError(400, f"{name} {message}", [(name, message)])
+        raise ApiError(400, errors=[(name, f"must be a whole number {allowed}")])
     return number
 
 
-def entity_tags(header: str | None) -> list[str]:
-    """The tags listed in an If-Match or If-None-Match header, such as "3", W/"3" or *."""
-    return [tag.strip() for tag in (header or "").split(",") if tag.strip()]
+def page_links(total: int, limit: int, offset: int) -> str:
+    """The Link header's next and prev pages, keeping the filter; empty when neither exists."""
+    pages = {"next": offset + limit} if offset + limit < total else {}
+    if offset > 0:
+        pages["prev"] = max(0, offset - limit)
+    completed = request.args.get("completed")  # None leaves it out of the URL
+    links = []
+    for rel, start in pages.items():
+        url = url_for(".list_todos", completed=completed, limit=limit, offset=start, _external=True)
+        links.append(f'<{url}>; rel="{rel}"')
+    return ", ".join(links)
 
 
-def if_match_versions() -> set[int] | None:
-    """The versions If-Match allows a change at; None when any version will do."""
-    if "If-Match" not in request.headers:
-        return None
-    tags = entity_tags(request.headers["If-Match"])
-    if "*" in tags:
-        return None
-    # Strong comparison: only "3" names version 3; W/"3" and malformed tags match nothing.
-    return {int(tag[1:-1]) for tag in tags if re.fullmatch(r'"[0-9]{1,18}"', tag)}
+def todo_json(todo: Todo) -> dict[str, Any]:
+    """A todo as clients see it: with its absolute URL, built from the request's host."""
+    return {**asdict(todo), "url": url_for(".get_todo", todo_id=todo.id, _external=True)}
 
 
-def matches_weakly(if_none_match: str | None, current: str) -> bool:
-    """If-None-Match compares loosely: W/"3" and "3" name the same version."""
-    tags = entity_tags(if_none_match)
-    return "*" in tags or any(tag.removeprefix("W/") == current for tag in tags)
-
-
-# --- Writing responses ------------------------------------------------------------------
+def etag(todo: Todo) -> str:
+    """The todo's entity tag: its version, in quotes, as HTTP writes strong ETags."""
+    return f'"{todo.version}"'
 
 
 def no_content() -> Response:
@@ -267,126 +219,58 @@ def no_content() -> Response:
     return response
 
 
-def page_links(total: int, limit: int, offset: int) -> str:
-    """The Link header's next and prev pages, keeping the filter; empty when neither exists."""
-    links = []
-    if offset + limit < total:
-        links.append(f'<{page_url(limit, offset + limit)}>; rel="next"')
-    if offset > 0:
-        links.append(f'<{page_url(limit, max(0, offset - limit))}>; rel="prev"')
-    return ", ".join(links)
-
-
-def page_url(limit: int, offset: int) -> str:
-    """The absolute URL of one page of the list."""
-    completed = request.args.get("completed")  # None leaves it out of the URL
-    return url_for(
-        "todos.list_todos", completed=completed, limit=limit, offset=offset, _external=True
-    )
-
-
-def todo_url(todo_id: int) -> str:
-    """The todo's absolute URL, with the scheme and host this request came in on."""
-    return url_for("todos.get_todo", todo_id=todo_id, _external=True)
-
-
-def todo_json(todo: Todo) -> dict[str, Any]:
-    """A todo as clients see it, in the contract's field order."""
-    return {
-        "id": todo.id,
-        "title": todo.title,
-        "completed": todo.completed,
-        "order": todo.order,
-        "url": todo_url(todo.id),
-        "version": todo.version,
-    }
-
-
-def todo_response(todo: Todo) -> Response:
-    """A todo as the body, with its ETag."""
-    response = jsonify(todo_json(todo))
-    response.headers["ETag"] = etag(todo)
-    return response
-
-
-def etag(todo: Todo) -> str:
-    """The todo's entity tag: its version, in quotes, as HTTP writes strong ETags."""
-    return f'"{todo.version}"'
-
-
 # --- Errors and CORS --------------------------------------------------------------------
 
 
-def problem(status: int, detail: str, errors: list[tuple[str, str]] | None = None) -> Response:
-    """Every error's body: an RFC 9457 problem document."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTP_STATUS_CODES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = [{"field": name, "message": message} for name, message in errors]
-    response = jsonify(body)
-    response.status_code = status
-    response.content_type = "application/problem+json"
-    return response
+def problem(error: HTTPException) -> ResponseReturnValue:
+    """Every error as a problem document (RFC 9457): the routes' and Flask's own, such as
+    405, 413 and 500 (for a bug: its traceback goes to the log, never to the client)."""
+    body = {"type": "about:blank", "title": HTTP_STATUS_CODES[error.code]}
+    body |= {"status": error.code, "detail": error.description}
+    if getattr(error, "errors", ()):
+        body["errors"] = [{"field": name, "message": message} for name, message in error.errors]
+    headers = {"Content-Type": "application/problem+json"}
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(sorted(error.valid_methods or ()))
+    return body, error.code, headers
 
 
-def handle_api_error(error: ApiError) -> Response:
-    """A refusal from the reading functions above."""
-    return problem(error.status, error.detail, error.errors)
+def service_error(error: TodoError) -> ResponseReturnValue:
+    """A refusal from the service, as the problem document of the status HTTP gives it."""
+    errors = error.errors if isinstance(error, InvalidTodo) else []
+    body, status, headers = problem(ApiError(STATUS_OF_ERROR[type(error)], str(error), errors))
+    if isinstance(error, StorageUnavailable):
+        # Not the error's text, which may name the database: tell clients to come back.
+        current_app.logger.warning("%s %s: %s", request.method, request.path, error)
+        body["detail"] = "The database does not answer right now. Try again in a moment."
+        headers["Retry-After"] = "5"  # seconds: load balancers and clients retry then
+    return body, status, headers
 
 
-def handle_todo_error(error: TodoError) -> Response:
-    """A refusal from the service, with the status that HTTP gives it."""
-    errors = error.errors if isinstance(error, InvalidTodo) else None
-    return problem(STATUS_OF_ERROR[type(error)], str(error), errors)
-
-
-def handle_storage_unavailable(error: StorageUnavailable) -> Response:
-    """The database does not answer: 503 tells clients and load balancers to retry later."""
-    current_app.logger.warning("%s %s: %s", request.method, request.path, error)
-    response = problem(503, "The database does not answer right now. Try again in a moment.")
-    response.headers["Retry-After"] = "5"  # seconds
-    return response
-
-
-def handle_http_error(error: HTTPException) -> Response:
-    """Flask's own errors (unknown path, wrong method, body too large) as problems too."""
-    details = {
-        404: f"There is nothing at {request.path}.",
-        405: f"{request.method} is not allowed on {request.path}.",
-        413: f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
-    }
-    status = error.code or 500
-    response = problem(status, details.get(status, error.description or ""))
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
-    return response
-
-
-def handle_unexpected_error(error: Exception) -> Response:
-    """A bug: the details go to the server's log, never to the client."""
-    current_app.logger.exception("Unexpected error in %s %s", request.method, request.path)
-    return problem(500, "The server hit an unexpected error. It has been logged.")
+def check_host() -> None:
+    """Refuses a request whose Host header cannot be a host: todo URLs are built from it,
+    and behind a proxy a forged one would hand clients links to another server."""
+    if not VALID_HOST.fullmatch(request.host):
+        raise ApiError(400, "The Host header is not a valid host name.")
 
 
 def allow_cross_origin(response: Response) -> Response:
     """Lets a web page from any origin call this API and read the headers that matter."""
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
+    response.headers["Access-Control-Expose-Headers"] = "Location, ETag, Link, X-Total-Count"
+    if request.method == "OPTIONS":  # a preflight: may the page send this request?
+        response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "")
+        response.headers["Access-Control-Allow-Headers"] = (
+            "Content-Type, If-Match, If-None-Match, Authorization"
+        )
+        response.headers["Access-Control-Max-Age"] = "86400"  # browsers may cache this a day
     return response
 
 
 def init_app(app: Flask) -> None:
     """Adds the routes, the error handlers and CORS to the app."""
-    app.url_map.converters["id"] = TodoIdConverter
     app.before_request(check_host)
     app.register_blueprint(api)
-    app.register_error_handler(ApiError, handle_api_error)
-    app.register_error_handler(TodoError, handle_todo_error)
-    app.register_error_handler(StorageUnavailable, handle_storage_unavailable)
-    app.register_error_handler(HTTPException, handle_http_error)
-    app.register_error_handler(Exception, handle_unexpected_error)
+    app.register_error_handler(HTTPException, problem)
+    app.register_error_handler(TodoError, service_error)
     app.after_request(allow_cross_origin)

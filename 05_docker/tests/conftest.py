@@ -194,7 +194,8 @@ def run_client() -> Callable[..., subprocess.CompletedProcess]:
 def fake_repository():
     """A minimal repository for the service tests: todos in a dict, no database, no lock."""
     # Imported here, not at the top: the root conftest.py swaps each step's modules in.
-    from repository import Todo, TodoRepository
+    from model import Todo
+    from repository import TodoRepository
 
     # It subclasses the interface, so Python refuses to create it if a method is missing.
     class FakeRepository(TodoRepository):
@@ -208,9 +209,6 @@ def fake_repository():
             return self.todos[self.last_id]
 
         def get(self, todo_id: int) -> Todo | None:
-            # A database's 64-bit id column cannot even look such an id up.
-            if not -(2**63) <= todo_id < 2**63:
-                raise OverflowError(f"{todo_id} does not fit in 64 bits")
             return self.todos.get(todo_id)
 
         def list(self, completed: bool | None, limit: int, offset: int) -> tuple[list[Todo], int]:

@@ -113,12 +113,9 @@ def test_debug_cannot_be_switched_on(start_server, tmp_path):
     response = requests.post(f"{server.url}/todos", json={"title": "boom"}, timeout=TIMEOUT)
     assert response.status_code == 500
     assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json() == {
-        "type": "about:blank",
-        "title": "Internal Server Error",
-        "status": 500,
-        "detail": "The server hit an unexpected error. It has been logged.",
-    }
+    problem = response.json()
+    assert (problem["title"], problem["status"]) == ("Internal Server Error", 500)
+    assert "todos" not in problem["detail"], "no SQL, no table, no traceback for the client"
     # The Werkzeug debugger's console would be served here in debug mode.
     console = requests.get(f"{server.url}/console", timeout=TIMEOUT)
     assert console.status_code == 404

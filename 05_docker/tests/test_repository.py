@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from repository import PostgresTodoRepository, SqliteTodoRepository, StorageUnavailable, Todo
+from model import StorageUnavailable, Todo
+from repository import PostgresTodoRepository, SqliteTodoRepository
 
 SERVER_DIR = Path(__file__).resolve().parent.parent / "server"
 
@@ -42,6 +43,21 @@ def test_get_of_a_missing_id_is_none(repository):
     assert repository.get(1) is None
     repository.add("walk the dog", False, None)
     assert repository.get(2) is None
+
+
+@pytest.mark.parametrize("todo_id", [2**63 - 1, 2**63, 10**30], ids=["2^63-1", "2^63", "10^30"])
+def test_get_of_an_id_beyond_what_storage_holds_is_none(repository, todo_id):
+    """Any number can come in a URL; SQLite's integers have 64 bits, and no todo is there."""
+    repository.add("walk the dog", False, None)
+
+    assert repository.get(todo_id) is None
+
+
+@pytest.mark.parametrize("offset", [2**63 - 1, 2**63, 10**30], ids=["2^63-1", "2^63", "10^30"])
+def test_a_page_past_what_storage_holds_is_empty(repository, offset):
+    repository.add("walk the dog", False, None)
+
+    assert repository.list(None, 10, offset) == ([], 1)
 
 
 def test_ids_ascend_from_1(repository):

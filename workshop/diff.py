@@ -9,8 +9,19 @@ from pathlib import Path
 
 from workshop.steps import find_step
 
-# Made by running or testing a step, not part of its lesson.
-IGNORED_PARTS = {"__pycache__", ".pytest_cache", "instance", ".ruff_cache"}
+# Made by running or testing a step, not part of its lesson: caches, the SQLite files that
+# `flask run` keeps in instance/, and .env, which holds a learner's passwords and tokens.
+# .gitignore leaves out the same files.
+IGNORED_PARTS = {
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    ".schemathesis",
+    "instance",
+    ".env",
+}
+IGNORED_SUFFIXES = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm")
 
 
 def step_files(folder: Path) -> dict[str, Path]:
@@ -18,7 +29,9 @@ def step_files(folder: Path) -> dict[str, Path]:
     return {
         path.relative_to(folder).as_posix(): path
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and not IGNORED_PARTS.intersection(path.relative_to(folder).parts)
+        if path.is_file()
+        and not IGNORED_PARTS.intersection(path.relative_to(folder).parts)
+        and not path.name.endswith(IGNORED_SUFFIXES)
     }
 
 

@@ -1,9 +1,14 @@
 """Fixtures for the todo API contract suite: which server to test, and an `api` to call it.
 
+The contract has two tiers: the core, which steps 03, 04 and 05 all serve, and the
+production additions, which only step 05 serves (hostile input, tokens, /health, /ready).
+Tests of the production additions are marked `production`.
+
 Without options, the suite starts each todo step's reference server, exactly as a learner
-does, and runs every contract test once per server. With `--base-url URL` (or the
-environment variable TODO_BASE_URL) it runs every contract test against that server only:
-this is how `python -m workshop verify 03 --base-url URL` checks a server you wrote.
+does, and runs each core test once per server and each production test once per step 05
+server. With `--base-url URL` (or the environment variable TODO_BASE_URL) it runs the core
+tests against that server only, and the production tests too with `--production`: this is
+how `python -m workshop verify 03 --base-url URL` checks a server you wrote.
 
 The tests share one server per step, so each test creates the todos it needs and assumes
 nothing about the others in the store. Only tests that count todos ask for `empty_store`,
@@ -51,6 +56,7 @@ class ReferenceServer:
     command: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     variant: str = ""  # tells apart two servers of one step, e.g. "postgres"
+    production: bool = False  # serves the production additions, so runs their tests too
 
     @property
     def id(self) -> str:
@@ -92,14 +98,18 @@ REFERENCE_SERVERS = (
         image_command("05_docker"),
         {**IMAGE_ENV, "DATABASE_URL": "sqlite:///{tmp}/todos.sqlite3"},
         variant="sqlite",
+        production=True,
     ),
     ReferenceServer(
         "05_docker",
         image_command("05_docker"),
         {**IMAGE_ENV, "DATABASE_URL": "{postgres}"},
         variant="postgres",
+        production=True,
     ),
 )
+# The servers that production tests run against: step 05's.
+PRODUCTION_SERVERS = tuple(row for row in REFERENCE_SERVERS if row.production)
 # Each step's openapi.yaml is checked once, whatever the number of its servers.
 REFERENCE_STEPS = tuple({row.step: row for row in REFERENCE_SERVERS}.values())
 
@@ -213,13 +223,19 @@ class TodoServer:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Adds --base-url, to check a server that is already running."""
+    """Adds --base-url, to check a server that is already running, and --production."""
     parser.addoption(
         "--base-url",
         metavar="URL",
         default=os.environ.get("TODO_BASE_URL") or None,
-        help="run the todo contract tests against the server at URL only "
+        help="run the core todo contract tests against the server at URL only "
         "(default: the environment variable TODO_BASE_URL, else start each reference server)",
+    )
+    parser.addoption(
+        "--production",
+        action="store_true",
+        help="with --base-url, also run the tests marked production: hostile input that only "
+        "step 05 guards against (its reference servers always run them)",
     )
 
 
@@ -232,10 +248,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 "todo_server", [base_url], ids=["base-url"], indirect=True, scope="session"
             )
         else:
+            # Steps 03 and 04 serve the core only, so a production test runs on step 05's servers.
+            is_production = metafunc.definition.get_closest_marker("production") is not None
+            servers = PRODUCTION_SERVERS if is_production else REFERENCE_SERVERS
             metafunc.parametrize(
                 "todo_server",
-                REFERENCE_SERVERS,
-                ids=[row.id for row in REFERENCE_SERVERS],
+                servers,
+                ids=[row.id for row in servers],
                 indirect=True,
                 scope="session",
             )
@@ -246,6 +265,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             ids=[row.step for row in REFERENCE_STEPS],
             scope="session",
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --base-url, leaves out the production tests unless --production asks for them.
+
+    A server you wrote aims at the core contract first; the production additions are step
+    05's, and failures there would only hide what matters.
+    """
+    if not config.getoption("--base-url") or config.getoption("--production"):
+        return
+    production = [item for item in items if item.get_closest_marker("production")]
+    if production:
+        items[:] = [item for item in items if not item.get_closest_marker("production")]
+        config.hook.pytest_deselected(items=production)  # counted as "deselected" in the summary
 
 
 @pytest.fixture(scope="session")
@@ -543,6 +576,16 @@ class TodoApi:
         """Deletes every todo (DELETE /todos must answer 204)."""
         __tracebackhide__ = True
         self.expect(self.delete("/todos"), 204)
+
+    def post_in_chunks(self, path: str, body: bytes) -> requests.Response:
+        """POSTs JSON with Transfer-Encoding: chunked, so with no Content-Length header."""
+        __tracebackhide__ = True
+        chunks = (body[start : start + 8192] for start in range(0, len(body), 8192))
+        headers = {"Content-Type": "application/json"}
+        response = self.post(path, data=chunks, headers=headers)
+        # The chunks are spent: failure messages show what was sent instead.
+        response.request.body = f"<{len(body)} bytes sent in chunks>".encode()
+        return response
 
     # -- assertions
 

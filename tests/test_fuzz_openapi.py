@@ -1,25 +1,31 @@
-"""Fuzzing: requests generated from each step's openapi.yaml, sent to its real server.
+"""Fuzzing: requests generated from step 05's openapi.yaml, sent to its real servers.
 
-Schemathesis reads the step's openapi.yaml and generates requests for every operation in
-it, with Hypothesis: requests the file allows, and requests that break one of its rules
-(a field of the wrong type, a limit out of range, an id that is not one...). Each goes over
-HTTP to the step's reference server, started as in the contract suite. Every answer must be
-a status the file documents for that operation, never a 5xx, with the documented
-Content-Type, headers and body; a request that breaks the file's rules must get a 4xx; and
-every error must be a problem document of its status. Operations on one todo get both
-generated ids (mostly todos that do not exist) and the id of a todo that does, so that
-generated writes really happen.
+These tests are marked `production` and run against step 05's reference servers only.
+Fuzzing is the hostile-input tool: much of what it sends (control characters, numbers no
+column holds, deep JSON, odd Host headers) is input that only a deployment must guard
+against, a production addition of the contract. Steps 03 and 04 serve the core contract
+only, and the contract tests check it on them. With --base-url these tests skip: they need
+the step's openapi.yaml.
 
-The second test shows that each status a file documents really happens: for each operation
-and status, it sends one request that must get exactly that answer. 401 and 403 come from a
-step 05 server with API_TOKEN and API_READ_TOKEN set, 503 from one whose database does not
-answer. 500 is left out: it is the safety net for a bug, and no request may get it.
+Schemathesis reads openapi.yaml and generates requests for every operation in it, with
+Hypothesis: requests the file allows, and requests that break one of its rules (a field of
+the wrong type, a limit out of range, an id that is not one...). Each goes over HTTP to the
+reference server, started as in the contract suite. Every answer must be a status the file
+documents for that operation, never a 5xx, with the documented Content-Type, headers and
+body; a request that breaks the file's rules must get a 4xx; and every error must be a
+problem document of its status. Operations on one todo get both generated ids (mostly todos
+that do not exist) and the id of a todo that does, so that generated writes really happen.
 
-Both tests check the reference servers only (with --base-url they skip). By default the fuzz
-test sends up to FUZZ_EXAMPLES=30 generated requests per operation, the same ones on every
-run, so that CI gives the same answer each time. For a longer run, set FUZZ_EXAMPLES;
-FUZZ_SEED=<a number> also picks other requests than the default ones (bash shown; in cmd
-run `set FUZZ_EXAMPLES=500` first, in PowerShell `$env:FUZZ_EXAMPLES=500`):
+The second test shows that each status the file documents really happens: for each
+operation and status, it sends one request that must get exactly that answer. 401 and 403
+come from a server with API_TOKEN and API_READ_TOKEN set, 503 from one whose database does
+not answer. 500 is left out: it is the safety net for a bug, and no request may get it.
+
+By default the fuzz test sends up to FUZZ_EXAMPLES=30 generated requests per operation,
+the same ones on every run, so that CI gives the same answer each time. For a longer run,
+set FUZZ_EXAMPLES; FUZZ_SEED=<a number> also picks other requests than the default ones
+(bash shown; in cmd run `set FUZZ_EXAMPLES=500` first, in PowerShell
+`$env:FUZZ_EXAMPLES=500`):
 
     FUZZ_EXAMPLES=500 pytest tests/test_fuzz_openapi.py
     FUZZ_EXAMPLES=500 FUZZ_SEED=7 pytest tests/test_fuzz_openapi.py
@@ -51,6 +57,8 @@ from schemathesis.specs.openapi.checks import (
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 30)
 FUZZ_SEED = os.environ.get("FUZZ_SEED") or None
 TIMEOUT = 10  # seconds, for every request
+
+pytestmark = pytest.mark.production
 
 
 # --- Generated requests -------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 A refused body is a 400 problem document whose `errors` names each bad field, and it
 changes nothing. Titles are stored exactly as sent, apart from surrounding white space.
+Core tests, run against steps 03, 04 and 05; refusing control characters and lone
+surrogates in titles is a production addition, in test_todo_contract_production.py.
 """
 
 import pytest
@@ -159,13 +161,6 @@ BAD_VALUES = [
     ("title", {"text": "walk"}),
     ("title", "a" * 201),
     ("title", "\U0001f600" * 201),
-    ("title", "walk\x00dog"),
-    ("title", "walk\ndog"),
-    ("title", "walk\tdog"),
-    ("title", "walk\rdog"),
-    ("title", "walk\x1bdog"),
-    ("title", "walk\x7fdog"),
-    ("title", "walk\x85dog"),
     ("completed", None),
     ("completed", 0),
     ("completed", 1),
@@ -219,19 +214,6 @@ def test_unknown_fields_are_400_each_named(api, todo, method, unknown):
 )
 def test_post_refuses_read_only_fields(api, field, value):
     expect_refused(api, "POST", None, {field: value}, bad_fields=(field,))
-
-
-@pytest.mark.parametrize("method", WRITE_METHODS)
-def test_lone_surrogate_in_title_is_400(api, todo, method):
-    # Valid JSON text, but "\ud800" is half of a character: no string can hold it honestly.
-    body = b'{"title": "walk \\ud800 dog"}'
-    if method == "PUT":
-        body = b'{"title": "walk \\ud800 dog", "completed": false}'
-    path = "/todos" if method == "POST" else f"/todos/{todo['id']}"
-    response = api.request(method, path, data=body, headers={"Content-Type": "application/json"})
-    api.expect(response, 400, errors=("title",))
-    if method != "POST":
-        api.expect(api.get(f"/todos/{todo['id']}"), 200, json=todo)
 
 
 # --- PUT and PATCH may send back what GET returned ----------------------------------------

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,16 +49,17 @@ def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 30)
     pytest.fail(f"nothing answered at {url} within {seconds} seconds")
 
 
-@pytest.fixture
-def server_from_workshop_run(tmp_path) -> Iterator[str]:
-    """Step 03's server, started with `python -m workshop run 03 --port N`."""
+@contextmanager
+def workshop_run(step: str, tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A step's server, started with `python -m workshop run NN --port N`; gives its URL."""
     port = free_port()
     with open(tmp_path / "server.log", "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "workshop", "run", "03", "--port", str(port)],
+            [sys.executable, "-m", "workshop", "run", step, "--port", str(port)],
             cwd=tmp_path,  # from anywhere: the command finds the step itself
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=env,
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -69,6 +71,23 @@ def server_from_workshop_run(tmp_path) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def server_from_workshop_run(tmp_path) -> Iterator[str]:
+    """Step 03's server, started with `python -m workshop run 03 --port N`."""
+    with workshop_run("03", tmp_path) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def step_05_server(tmp_path) -> Iterator[str]:
+    """Step 05's server, started with `python -m workshop run 05`, its database in tmp_path."""
+    # No tokens from the outer shell: the contract tests send none.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("API_")}
+    env["DATABASE_URL"] = f"sqlite:///{(tmp_path / 'todos.sqlite3').as_posix()}"
+    with workshop_run("05", tmp_path, env) as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -156,6 +175,36 @@ def test_verify_passes_on_every_reference_step(step):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     last_line = result.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"[1-9]\d* passed, 0 failed(, \d+ skipped)?", last_line), last_line
+
+
+def passed(result: subprocess.CompletedProcess) -> int:
+    """How many tests verify says passed, from its last line ("N passed, 0 failed")."""
+    return int(result.stdout.strip().splitlines()[-1].split()[0])
+
+
+def test_verify_with_a_url_grades_the_core_contract(server_from_workshop_run):
+    # Step 03 serves the core only: it passes because the production tests are left out.
+    result = workshop("verify", "03", "--base-url", server_from_workshop_run)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "the core contract (add --production" in result.stdout
+    assert re.fullmatch(r"[1-9]\d* passed, 0 failed", result.stdout.strip().splitlines()[-1])
+
+
+def test_verify_with_production_adds_the_production_tests(step_05_server):
+    core = workshop("verify", "05", "--base-url", step_05_server)
+    everything = workshop("verify", "05", "--base-url", step_05_server, "--production")
+
+    assert everything.returncode == 0, everything.stdout[-3000:] + everything.stderr[-3000:]
+    assert "the core contract and the production additions" in everything.stdout
+    assert passed(everything) > passed(core)
+
+
+def test_verify_production_without_a_url_says_it_goes_with_one():
+    result = workshop("verify", "03", "--production")
+
+    assert result.returncode == 2
+    assert "--production goes with --base-url" in result.stderr
 
 
 def test_verify_against_a_wrong_server_names_expected_and_actual_status(

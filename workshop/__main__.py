@@ -91,12 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="run a step's checks, against its reference server or yours",
         description=(
-            "Runs a step's checks. With no --base-url it starts the step's reference server; "
-            "with one it checks the server you wrote (steps 03 to 05: the todo API contract)."
+            "Runs a step's checks. With no --base-url it starts the step's reference server "
+            "(steps 03 and 04: the core todo API contract; step 05: the core and the "
+            "production additions). With --base-url it checks the server you wrote against "
+            "the core contract; add --production for the production additions too (hostile "
+            "input: control characters, deep JSON, chunked bodies past 64 KiB, a forged Host)."
         ),
     )
     verify_parser.add_argument("step", help="the step's number, such as 03")
-    verify_parser.add_argument("--base-url", help="check the server at this URL instead")
+    verify_parser.add_argument(
+        "--base-url", metavar="URL", help="check the server at this URL instead (the core contract)"
+    )
+    verify_parser.add_argument(
+        "--production",
+        action="store_true",
+        help="with --base-url, also run the tests of the production additions (step 05's)",
+    )
     verify_parser.set_defaults(handler=verify.main)
 
     diff_parser = commands.add_parser(

@@ -1,8 +1,14 @@
-"""python -m workshop verify NN [--base-url URL]: runs a step's checks and explains each failure.
+"""python -m workshop verify NN [--base-url URL [--production]]: runs a step's checks.
 
 Steps 01 and 02: the step's own tests. Steps 03 to 05: the step's own tests and the todo
-API contract suite of the root tests/ folder, against the step's reference server; or,
-with --base-url, the contract suite alone against a server you wrote.
+API contract suite of the root tests/ folder, against the step's reference server: the core
+contract for 03 and 04, the core and the production additions for 05. With --base-url, the
+contract suite alone against a server you wrote: the core contract, which is what a first
+server aims for, and with --production the production additions too (hostile input such as
+control characters, deep JSON, chunked bodies past 64 KiB, a forged Host header).
+
+Each failure is printed once per kind, with what was sent, what was expected and what came
+back.
 """
 
 import argparse
@@ -32,7 +38,7 @@ class FailureCollector:
             self.skipped += 1
 
 
-def pytest_arguments(step: Step, base_url: str | None) -> list[str]:
+def pytest_arguments(step: Step, base_url: str | None, production: bool = False) -> list[str]:
     """What to hand pytest for this step and target."""
     # Only dots while it runs: the failures are printed afterwards, grouped.
     quiet = ["-q", "--tb=no", "--no-header", "-rN", "-p", "no:cacheprovider"]
@@ -43,12 +49,30 @@ def pytest_arguments(step: Step, base_url: str | None) -> list[str]:
                 f"--base-url checks a todo API, and step {step.number} has none. "
                 f"Run: python -m workshop verify {step.number}"
             )
-        return [*quiet, *contract, "--base-url", base_url]
+        tier = ["--production"] if production else []
+        return [*quiet, *contract, "--base-url", base_url, *tier]
+    if production:
+        # Step 05's reference servers always run the production tests; 03's and 04's serve
+        # the core only. So the option only means something for a server you wrote.
+        raise ValueError(
+            "--production goes with --base-url: it adds the production tests when checking "
+            "a server you wrote (verify 05 runs them on step 05's own server already)."
+        )
     own = str(step.path / "tests")
     if step.serves_todo_api:
-        # -k keeps the step's own tests (its folder) and the contract cases run on its server.
+        # -k keeps the step's own tests (its folder) and the contract cases run on its server;
+        # the contract suite runs its production tests on step 05's servers only.
         return [*quiet, own, *contract, "-k", step.folder]
     return [*quiet, own]
+
+
+def what_is_checked(step: Step, base_url: str | None, production: bool) -> str:
+    """One line saying which server is checked, and with a URL, which tier of the contract."""
+    if not base_url:
+        return f"Checking {step.folder} against the reference server of {step.folder} ..."
+    if production:
+        return f"Checking {base_url}: the core contract and the production additions ..."
+    return f"Checking {base_url}: the core contract (add --production for the production tests) ..."
 
 
 def same_failure(message: str) -> str:
@@ -63,12 +87,12 @@ def main(args: argparse.Namespace) -> int:
     from rich.panel import Panel
 
     step = find_step(args.step)
-    target = args.base_url or f"the reference server of {step.folder}"
+    arguments = pytest_arguments(step, args.base_url, args.production)
     console = Console(highlight=False)
-    console.print(f"Checking {step.folder} against {target} ...")
+    console.print(what_is_checked(step, args.base_url, args.production))
 
     collector = FailureCollector()
-    exit_code = pytest.main(pytest_arguments(step, args.base_url), plugins=[collector])
+    exit_code = pytest.main(arguments, plugins=[collector])
 
     # One broken behaviour (say, 200 instead of 201 on create) fails many tests the same
     # way: show each kind of failure once, with how many tests it broke.

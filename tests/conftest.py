@@ -57,6 +57,7 @@ class ReferenceServer:
     env: Mapping[str, str] = field(default_factory=dict)
     variant: str = ""  # tells apart two servers of one step, e.g. "postgres"
     production: bool = False  # serves the production additions, so runs their tests too
+    root: Path = ROOT  # the workshop folder that holds the step: this one, or a copy of it
 
     @property
     def id(self) -> str:
@@ -66,12 +67,12 @@ class ReferenceServer:
     @property
     def server_dir(self) -> Path:
         """The folder the command runs in."""
-        return ROOT / self.step / "server"
+        return self.root / self.step / "server"
 
     @property
     def openapi_path(self) -> Path:
         """The step's OpenAPI description, which every response is checked against."""
-        return ROOT / self.step / "openapi.yaml"
+        return self.root / self.step / "openapi.yaml"
 
 
 # Exactly what a learner types in the step's server folder (`--port` overrides .flaskenv).
@@ -765,17 +766,22 @@ def empty_store(api: TodoApi) -> TodoApi:
 def start_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., TodoApi]]:
     """Starts a step's reference server with some settings changed; returns an `api` for it.
 
-    For answers the shared servers never give, such as 401 with API_TOKEN set. Each variant
-    starts once, on its first call, and stops when the test module is done.
+    For answers the shared servers never give, such as 401 with API_TOKEN set; `root` runs
+    the step of a copy of the workshop instead. Each variant starts once, on its first call,
+    and stops when the test module is done.
     """
     started: dict[tuple[str, ...], TodoApi] = {}
     with ExitStack() as running:
 
-        def start(step: str, **settings: str) -> TodoApi:
-            key = (step, *(f"{name}={value}" for name, value in sorted(settings.items())))
+        def start(step: str, root: Path = ROOT, **settings: str) -> TodoApi:
+            key = (
+                step,
+                str(root),
+                *(f"{name}={value}" for name, value in sorted(settings.items())),
+            )
             if key not in started:
                 row = next(row for row in REFERENCE_SERVERS if row.step == step)
-                variant = replace(row, env={**row.env, **settings}, variant="variant")
+                variant = replace(row, env={**row.env, **settings}, variant="variant", root=root)
                 tmp = tmp_path_factory.mktemp(f"{step}-variant")
                 server = running.enter_context(run_reference_server(variant, tmp))
                 started[key] = TodoApi(server)

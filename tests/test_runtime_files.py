@@ -1,0 +1,70 @@
+"""Running the steps leaves nothing that `git status` or `python -m workshop diff` shows.
+
+A learner starts each server in its folder, as the READMEs say: `flask run` writes the
+SQLite file into the step's instance/ folder, and Python its caches. None of that is part
+of a lesson. The servers run here in a copy of the workshop, so that no learner's database
+gets a todo from the tests.
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from workshop.diff import compare
+
+ROOT = Path(__file__).resolve().parent.parent
+# Each step as `flask run` or the image starts it when nothing is set: its default database.
+STEPS = {"03_todo_rest": {}, "04_clean_code": {"TODO_DB": ""}, "05_docker": {"DATABASE_URL": ""}}
+
+
+def git(*args: str, cwd: Path) -> str:
+    """What a git command prints; it must succeed."""
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def workshop_after_a_run(tmp_path_factory, start_variant) -> Path:
+    """A git repository of the workshop's files, in which every todo server ran once."""
+    copy = tmp_path_factory.mktemp("workshop")
+    for name in git("ls-files", cwd=ROOT).splitlines():
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    git("init", "--quiet", cwd=copy)
+    git("add", "--all", cwd=copy)
+    git(
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.com",
+        "commit",
+        "-qm",
+        "copy",
+        cwd=copy,
+    )
+    for step, settings in STEPS.items():
+        start_variant(step, root=copy, **settings).create("leaves its database behind")
+    databases = [
+        copy / step / "server/instance/todos.sqlite3" for step in ("04_clean_code", "05_docker")
+    ]
+    assert all(database.is_file() for database in databases), "the servers kept their todos"
+    return copy
+
+
+def test_git_status_stays_clean(workshop_after_a_run):
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=workshop_after_a_run) == ""
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("03_todo_rest", "04_clean_code"), ("04_clean_code", "05_docker")]
+)
+def test_workshop_diff_shows_no_database_or_cache(workshop_after_a_run, old, new):
+    changed = compare(workshop_after_a_run / old, workshop_after_a_run / new)
+
+    runtime = [name for name in changed if "instance/" in name or "__pycache__" in name]
+    assert not runtime, f"runtime files in the diff: {runtime}"
+    assert "server/app.py" in changed, "the diff itself is there"

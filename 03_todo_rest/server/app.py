@@ -279,7 +279,7 @@ def allow_cross_origin(response: Response) -> Response:
     """Lets a web page from any origin call this API and read the headers that matter."""
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = "Location, ETag, Link, X-Total-Count"
-    if request.method == "OPTIONS":  # a preflight: may the page send this request?
+    if request.method == "OPTIONS" and "Allow" in response.headers:  # a CORS preflight
         response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "")
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, If-Match, If-None-Match"
         response.headers["Access-Control-Max-Age"] = "86400"  # browsers may cache this a day

@@ -1,7 +1,9 @@
-"""The todo API through Flask's test client: fast checks of the rules in server/app.py.
+"""The todo API through Flask's test client: requests go straight to the app, no network.
 
-The black-box contract suite in the workshop's root tests/ checks the same API over real
-HTTP; these tests look at what is easier to see from inside the process.
+These tests show how to test a Flask app in-process, on a few rules of server/app.py. The
+contract suite in the workshop's root tests/ checks the whole API over real HTTP; the tests
+here look at what is easier to see from inside the process: a fresh store for each test,
+threads sharing one app, a bug forced into a route.
 """
 
 import threading
@@ -27,8 +29,8 @@ def test_create_answers_the_todo_with_location_and_etag(client):
         "title": "walk the dog",
         "completed": False,
         "order": 3,
-        "url": "http://localhost/todos/1",
         "version": 1,
+        "url": "http://localhost/todos/1",
     }
     assert response.headers["Location"] == "http://localhost/todos/1"
     assert response.headers["ETag"] == '"1"'
@@ -41,14 +43,10 @@ def test_create_answers_the_todo_with_location_and_etag(client):
         ({"title": "   "}, "title"),
         ({"title": 7}, "title"),
         ({"title": "x" * 201}, "title"),
-        ({"title": "tab\tinside"}, "title"),
         ({"title": "ok", "completed": "true"}, "completed"),
-        ({"title": "ok", "completed": 1}, "completed"),
         ({"title": "ok", "order": True}, "order"),
-        ({"title": "ok", "order": 1.5}, "order"),
         ({"title": "ok", "order": 2**31}, "order"),
         ({"title": "ok", "id": 1}, "id"),
-        ({"title": "ok", "version": 1}, "version"),
         ({"title": "ok", "colour": "red"}, "colour"),
     ],
 )
@@ -61,38 +59,14 @@ def test_create_refuses_a_bad_field_and_names_it(client, body, field):
     assert client.get("/todos").json == [], "a refused todo must not be stored"
 
 
-def test_a_title_of_exactly_200_characters_is_accepted(client):
-    assert create(client, title="x" * 200)["title"] == "x" * 200
-
-
-def test_version_grows_only_when_something_changes(client):
-    todo = create(client)
-
-    same = client.patch("/todos/1", json={"title": todo["title"]})
-    changed = client.patch("/todos/1", json={"completed": True})
-
-    assert same.json["version"] == 1
-    assert same.headers["ETag"] == '"1"'
-    assert changed.json["version"] == 2
-    assert changed.headers["ETag"] == '"2"'
-
-
-def test_put_without_order_clears_it(client):
-    create(client, order=5)
-
-    response = client.put("/todos/1", json={"title": "feed the cat", "completed": True})
-
-    assert response.status_code == 200
-    assert response.json["order"] is None
-    assert response.json["title"] == "feed the cat"
-
-
-def test_ids_are_not_reused_after_deleting_everything(client):
-    create(client)
+def test_if_none_match_with_the_current_etag_is_304_without_a_body(client):
     create(client)
 
-    assert client.delete("/todos").status_code == 204
-    assert create(client)["id"] == 3
+    response = client.get("/todos/1", headers={"If-None-Match": '"1"'})
+
+    assert response.status_code == 304
+    assert response.headers["ETag"] == '"1"'
+    assert response.data == b""
 
 
 def test_if_match_with_an_old_etag_changes_nothing(client):
@@ -123,7 +97,9 @@ def test_concurrent_creates_get_distinct_ids(app):
     assert sorted(ids) == list(range(1, 201))
 
 
-def test_an_unexpected_error_is_a_500_problem_and_is_logged(client, monkeypatch, caplog):
+def test_an_unexpected_error_is_a_500_problem_and_is_logged(app, client, monkeypatch, caplog):
+    # With TESTING on, Flask hands a bug to the test instead: here we want what a client sees.
+    app.config["PROPAGATE_EXCEPTIONS"] = False
     create(client)
 
     def broken(todo):

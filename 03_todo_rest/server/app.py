@@ -202,7 +202,6 @@ def todo_fields(
             errors.append(("id", f"must be {todo_id}, the id in the URL"))
         if "version" in body and type(body["version"]) is not int:
             errors.append(("version", "must be a whole number"))
-
     if errors:
         raise ApiError(400, errors=errors)
     return fields
@@ -280,7 +279,8 @@ def allow_cross_origin(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = "Location, ETag, Link, X-Total-Count"
     if request.method == "OPTIONS" and "Allow" in response.headers:  # a CORS preflight
-        response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "")
+        response.headers["Allow"] = ", ".join(sorted(response.allow))  # Flask's order varies
+        response.headers["Access-Control-Allow-Methods"] = response.headers["Allow"]
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, If-Match, If-None-Match"
         response.headers["Access-Control-Max-Age"] = "86400"  # browsers may cache this a day
     return response

@@ -134,7 +134,6 @@ def todo_fields(
             errors.append(("id", f"must be {todo_id}, the id in the URL"))
         if "version" in data and type(data["version"]) is not int:
             errors.append(("version", "must be a whole number"))
-
     if errors:
         raise InvalidTodo(errors)
     return fields

@@ -141,7 +141,14 @@ def fuzz(operation: schemathesis.APIOperation, base_url: str, session: requests.
         if on_a_todo:
             case.path_parameters["id"] = create_todo(session, base_url)
         response = case.call(base_url=base_url, session=session, timeout=TIMEOUT)
-        case.validate_response(response, checks=CHECKS)
+        # OPTIONS answers for every whole-number id, even one outside the id's documented
+        # range: the methods belong to the path. A "bad" id there is no refusal to expect.
+        checks = (
+            CHECKS
+            if case.method != "OPTIONS"
+            else [c for c in CHECKS if c != negative_data_rejection]
+        )
+        case.validate_response(response, checks=checks)
 
     if FUZZ_SEED is not None:
         send = seed(int(FUZZ_SEED))(send)

@@ -19,7 +19,9 @@ STEP_FOLDERS = sorted(path.name for path in ROOT.glob("0[1-5]_*") if (path / "te
 STEPS = [folder[:2] for folder in STEP_FOLDERS]
 
 
-def workshop(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def workshop(
+    *arguments: str, timeout: float = 600, columns: int = 200
+) -> subprocess.CompletedProcess:
     """Runs `python -m workshop ...` from the repository's folder and returns what it did."""
     return subprocess.run(
         [sys.executable, "-m", "workshop", *arguments],
@@ -27,8 +29,33 @@ def workshop(*arguments: str, timeout: float = 600) -> subprocess.CompletedProce
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": str(columns)},
     )
+
+
+def workshop_with(
+    python: str | Path, *arguments: str, options: tuple[str, ...] = (), **env: str
+) -> subprocess.CompletedProcess:
+    """Runs `python -m workshop ...` with another Python, as a learner does before installing.
+
+    Without the workshop installed, `-m workshop` finds it because the current folder is
+    the repository's. PYTHONPATH and the like are left out: they could lead to this
+    virtual environment's packages.
+    """
+    outer = {name: value for name, value in os.environ.items() if not name.startswith("PYTHON")}
+    return subprocess.run(
+        [str(python), *options, "-m", "workshop", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**outer, **env},
+    )
+
+
+def lines_of(result: subprocess.CompletedProcess) -> list[str]:
+    """Every line printed, stripped: a command to copy must be a whole line of its own."""
+    return [line.strip() for line in (result.stdout + result.stderr).splitlines()]
 
 
 def free_port() -> int:
@@ -236,13 +263,15 @@ def test_doctor_reports_a_taken_port():
     except OSError:
         pass  # something else holds 8000 already: the doctor must say so all the same
     try:
-        result = workshop("doctor")
+        result = workshop("doctor", columns=30)  # a narrow terminal must not break commands
     finally:
         holder.close()
 
     assert result.returncode == 1
     assert "port 8000 is taken" in result.stdout
     assert "--port 8001" in result.stdout
+    find = "netstat -ano | findstr :8000" if sys.platform == "win32" else "lsof -nP -iTCP:8000"
+    assert any(line.startswith(find) for line in lines_of(result))
 
 
 def test_doctor_checks_python_virtualenv_and_packages():
@@ -252,6 +281,58 @@ def test_doctor_checks_python_virtualenv_and_packages():
     assert "pinned packages installed" in result.stdout
     if sys.prefix != sys.base_prefix:
         assert "virtual environment active" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def empty_venv_python(tmp_path_factory) -> Path:
+    """The Python of a new virtual environment with nothing installed, not even pip."""
+    venv = tmp_path_factory.mktemp("empty") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    if sys.platform == "win32":
+        return venv / "Scripts" / "python.exe"
+    return venv / "bin" / "python"
+
+
+def test_doctor_runs_in_a_virtual_environment_with_nothing_installed(empty_venv_python):
+    result = workshop_with(empty_venv_python, "doctor")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "you have not installed the requirements" in result.stdout
+    assert "python -m pip install -r requirements.txt" in lines_of(result)
+
+
+def test_doctor_runs_on_the_system_python_outside_any_virtual_environment():
+    # The Python this virtual environment was made from (sys.executable itself when the
+    # tests run outside one). -s leaves out the user's site-packages, so that it sees only
+    # its own. Not -I: it also drops the current folder from sys.path, and then
+    # `-m workshop` would not find the workshop, which is not installed in that Python.
+    system_python = getattr(sys, "_base_executable", sys.executable)
+    # The shell decides the activate command: Command Prompt sets PROMPT, bash sets SHELL.
+    shell = {"PROMPT": "$P$G"} if sys.platform == "win32" else {"SHELL": "/bin/bash"}
+
+    result = workshop_with(system_python, "doctor", options=("-s",), **shell)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "no virtual environment is active" in result.stdout
+    activate = (
+        r".venv\Scripts\activate.bat" if sys.platform == "win32" else "source .venv/bin/activate"
+    )
+    assert activate in lines_of(result)
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["steps", "run 03", "client 03 list", "verify 03", "diff 03 04", "bench --quick"],
+)
+def test_a_command_without_the_requirements_says_what_to_install(empty_venv_python, command):
+    result = workshop_with(empty_venv_python, *command.split())
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.startswith("This needs the workshop's requirements, and ")
+    assert "python -m pip install -r requirements.txt" in lines_of(result)
 
 
 def test_diff_03_04_shows_the_layering():

@@ -3,11 +3,28 @@
 Run `python -m workshop --help`, or `--help` after any subcommand.
 """
 
+# Annotations stay unevaluated, so that this file loads on an old Python and main() can
+# say that it is too old, instead of a TypeError about `list[str] | None`.
+from __future__ import annotations
+
 import argparse
+import importlib.util
+import platform
 import subprocess
 import sys
 
 from workshop.steps import STEPS, find_step
+
+
+def require(*modules: str) -> None:
+    """Raises ModuleNotFoundError for the first module that is not installed.
+
+    For what a command runs in another process, which would fail there with a traceback;
+    main() turns the error into one sentence.
+    """
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
 def show_steps(args: argparse.Namespace) -> int:
@@ -30,6 +47,7 @@ def show_steps(args: argparse.Namespace) -> int:
 def run_server(args: argparse.Namespace) -> int:
     """Starts a step's server the way its README does: `flask run` in its server folder."""
     step = find_step(args.step)
+    require("flask")
     command = [sys.executable, "-m", "flask", "run", "--host", args.host, "--port", str(args.port)]
     print(f"Starting {step.folder} on http://{args.host}:{args.port} (stop it with Ctrl+C)")
     return run_until_interrupted(command, cwd=step.path / "server")
@@ -38,6 +56,7 @@ def run_server(args: argparse.Namespace) -> int:
 def run_client(args: argparse.Namespace) -> int:
     """Runs a step's client with the arguments given after the step number."""
     step = find_step(args.step)
+    require("requests", "rich")
     return run_until_interrupted(
         [sys.executable, "client.py", *args.args], cwd=step.path / "client"
     )
@@ -57,6 +76,26 @@ def run_until_interrupted(command: list[str], cwd) -> int:
             return 130
 
 
+def run_verify(args: argparse.Namespace) -> int:
+    """Runs a step's checks; verify imports pytest, so it is loaded only now."""
+    from workshop import verify
+
+    return verify.main(args)
+
+
+def missing_requirements(module: str) -> str:
+    """What to say when a command needs a package that is not installed."""
+    from workshop.doctor import in_virtualenv, install_command
+
+    how = "Install them with:"
+    if not in_virtualenv():
+        how = "Install them in a virtual environment (python -m workshop doctor says how):"
+    return (
+        f"This needs the workshop's requirements, and {module} is not installed. {how}\n"
+        f"    {install_command()}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m workshop",
@@ -64,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from workshop import bench, diff, doctor, verify
+    # Imported here, once main() has checked the Python version. They import only the
+    # standard library when loaded, so that `doctor` runs before anything is installed;
+    # what the commands need beyond it (rich, pytest, ...) they import when they run.
+    from workshop import bench, diff, doctor
 
     doctor_parser = commands.add_parser("doctor", help="check this laptop before the workshop")
     doctor_parser.set_defaults(handler=doctor.main)
@@ -107,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --base-url, also run the tests of the production additions (step 05's)",
     )
-    verify_parser.set_defaults(handler=verify.main)
+    verify_parser.set_defaults(handler=run_verify)
 
     diff_parser = commands.add_parser(
         "diff", help="show what a step changed from another, for instructors"
@@ -134,12 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if sys.version_info < (3, 10):  # noqa: UP036 (a learner may run it with an old Python)
+        print(
+            f"This is Python {platform.python_version()}, and the workshop needs 3.10 or newer: "
+            "install one from https://www.python.org/downloads/ and make the virtual "
+            "environment with it, as the README's Set up says.",
+            file=sys.stderr,
+        )
+        return 1
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except ValueError as error:  # an unknown step number, said as one sentence
         print(error, file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").startswith("workshop"):
+            raise  # a mistake in this command's own code, not a missing package
+        print(missing_requirements(error.name or "a package"), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl+C while a command works: stop without a traceback
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ this file parks the previous step's modules, brings back the new step's, and put
 step's `server/` and `client/` folders first on `sys.path`.
 
 Inside a step, its own `pytest.ini` does the `sys.path` part and this file is not used.
+
+It also turns skips for a contributor's package into failures when REQUIRE_DEV=1 (CI).
 """
 
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -72,3 +75,34 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     switcher.switch_to(step_of(item.path))
+
+
+# --- Tests that need a contributor's package ---------------------------------------------
+
+# A learner installs requirements.txt; the fuzzer, the OpenAPI validator and the linters come
+# with requirements-dev.txt. Tests that need one skip with a reason naming that file, so a
+# learner's `pytest` passes. CI installs both files and sets REQUIRE_DEV=1: there such a skip
+# would hide a test that never ran, so it fails instead.
+DEV_REQUIREMENTS = "requirements-dev.txt"
+
+
+def fail_a_dev_skip_if_required(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if report.skipped and os.environ.get("REQUIRE_DEV") == "1":
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else ""
+        if DEV_REQUIREMENTS in str(reason):
+            report.outcome = "failed"
+            report.longrepr = f"{reason.removeprefix('Skipped: ')} (REQUIRE_DEV=1 asks for it)"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    fail_a_dev_skip_if_required(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectReport:
+    report = yield
+    fail_a_dev_skip_if_required(report)
+    return report

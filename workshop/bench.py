@@ -21,6 +21,7 @@ index and the total comes without counting every row.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -51,6 +52,8 @@ WORKER_COUNTS = (1, 2, 4)
 GTHREAD_THREADS = 4
 STARTUP_SECONDS = 30
 ON_WINDOWS = sys.platform == "win32"
+# granian is a contributor's package (requirements-dev.txt); the benchmark runs without it.
+NO_GRANIAN = "granian is not installed (pip install -r requirements-dev.txt)"
 # Variables of the outer shell that would change what a server does (a token, say, would
 # turn every request of the benchmark into a 401).
 SERVER_VARIABLES = re.compile(
@@ -559,6 +562,8 @@ def skipped_setups(setups: list[Setup], options: argparse.Namespace) -> dict[Set
     for setup in setups:
         if setup.server.startswith("gunicorn") and ON_WINDOWS:
             reasons[setup] = "gunicorn does not run on Windows (it runs in the container)"
+        elif setup.server == "granian" and importlib.util.find_spec("granian") is None:
+            reasons[setup] = NO_GRANIAN
         elif setup.database == "postgres" and no_postgres:
             reasons[setup] = no_postgres
     return reasons
@@ -966,6 +971,9 @@ def warn_if_busy(console) -> None:
 
 def run_scaling(options: argparse.Namespace, console, progress_console) -> int:
     """The scaling run, on each database this machine has."""
+    if importlib.util.find_spec(SCALING_SERVER) is None:
+        console.print(f"The scaling run needs granian: {NO_GRANIAN}.", style="red")
+        return 1
     no_postgres = (
         postgres_problem(options.database_url) if "postgres" in options.databases else None
     )

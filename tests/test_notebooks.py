@@ -13,11 +13,14 @@ refresh its outputs from the repository's folder and commit them:
 
 import difflib
 import importlib.util
+import os
 import re
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
+import venv
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -214,7 +217,47 @@ def test_stop_all_stops_every_server_and_may_run_twice(
     ]
 
 
-def test_kernel_check_prints_the_fix_outside_a_virtual_environment() -> None:
+def test_kernel_check_prints_the_committed_output_in_a_virtual_environment_anywhere(
+    tmp_path: Path,
+) -> None:
+    # A virtual environment outside the repository, with the packages of the one running this.
+    environment = tmp_path / "elsewhere" / "venv"
+    venv.create(environment, with_pip=False)
+    python = environment / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    its_site_packages = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    # A .pth line that starts with "import" runs at start-up: addsitedir also reads the .pth
+    # files found there, so editable installs and chained environments import as well.
+    our_site_packages = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
+    (Path(its_site_packages) / "workshop.pth").write_text(
+        "".join(f"import site; site.addsitedir({path!r})\n" for path in our_site_packages)
+    )
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+        result = subprocess.run(
+            [str(python), "-X", "utf8", "-c", first.source],  # -X utf8: prints ✓ on Windows too
+            cwd=NOTEBOOK_DIR,
+            capture_output=True,
+            encoding="utf-8",
+            timeout=60,
+        )
+        assert result.returncode == 0, f"{path.name}: {result.stderr}"
+        assert f"[stdout]\n{result.stdout}" == printed_text(first), path.name
+
+
+def test_kernel_check_names_a_step_folder_that_is_not_there() -> None:
+    kernel_check = load_notebook_module("kernel_check")
+    with pytest.raises(RuntimeError, match="The step folders 09_no_such_step are not in"):
+        kernel_check.check_kernel(steps=["03_todo_rest", "09_no_such_step"])
+
+
+def test_kernel_check_stops_with_the_fix_in_a_python_without_the_packages() -> None:
     # The Python this virtual environment was made from is, itself, no virtual environment.
     base_python = next(
         (
@@ -231,6 +274,7 @@ def test_kernel_check_prints_the_fix_outside_a_virtual_environment() -> None:
     result = subprocess.run(
         [
             str(base_python),
+            "-S",  # without its site-packages: none of the workshop's packages, whatever is there
             "-c",
             "import kernel_check; kernel_check.check_kernel(steps=['03_todo_rest'])",
         ],
@@ -240,6 +284,7 @@ def test_kernel_check_prints_the_fix_outside_a_virtual_environment() -> None:
         timeout=60,
     )
     assert result.returncode != 0
+    assert "cannot import flask, werkzeug, requests." in result.stderr
     assert "This kernel is not a virtual environment's Python." in result.stderr
     assert (
         "python -m ipykernel install --user --name restful-workshop "

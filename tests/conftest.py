@@ -13,6 +13,9 @@ how `python -m workshop verify 03 --base-url URL` checks a server you wrote.
 The tests share one server per step, so each test creates the todos it needs and assumes
 nothing about the others in the store. Only tests that count todos ask for `empty_store`,
 which deletes every todo first (DELETE /todos is part of the contract).
+
+Every test module that starts a server of its own gets `free_port` and `wait_until_serving`
+here too, the helpers the reference servers use.
 """
 
 import json
@@ -349,7 +352,8 @@ def serve(
             command, cwd=row.server_dir, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        wait_until_listening(process, port, command, row, log_path)
+        server = f"The {row.step} server ({' '.join(command)}, run in {row.server_dir})"
+        wait_until_serving(process, port, log_path, server)
         openapi = OpenApiDocument(row.openapi_path) if row.openapi_path.exists() else None
         yield TodoServer(row.step, f"http://127.0.0.1:{port}", openapi, log_path)
     finally:
@@ -406,10 +410,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_listening(
-    process: subprocess.Popen, port: int, command: list[str], row: ReferenceServer, log_path: Path
+def wait_until_serving(
+    process: subprocess.Popen,
+    port: int,
+    log_path: Path,
+    server: str,
+    ready: Callable[[], bool] | None = None,
 ) -> None:
-    """Polls the port until the server accepts connections; fails with its output if not."""
+    """Polls the port until the server accepts connections and `ready()`, if given, holds.
+
+    Fails with `server` (which names it) and its output when it exits or takes too long.
+    """
     deadline = time.monotonic() + SERVER_START_SECONDS
     problem = f"did not accept connections within {SERVER_START_SECONDS} s"
     while time.monotonic() < deadline:
@@ -418,15 +429,31 @@ def wait_until_listening(
             break
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+                pass
         except OSError:
             time.sleep(0.05)  # not listening yet
+            continue
+        if ready is None or ready():
+            return
+        problem = f"accepted connections but was not ready within {SERVER_START_SECONDS} s"
+        time.sleep(0.05)
     output = log_path.read_text(encoding="utf-8", errors="replace")
-    pytest.fail(
-        f"The {row.step} server ({' '.join(command)}, run in {row.server_dir}) {problem}. "
-        f"Its output:\n{output}",
-        pytrace=False,
-    )
+    pytest.fail(f"{server} {problem}. Its output:\n{output}", pytrace=False)
+
+
+# Test modules cannot import from this file (importlib mode), so they get these as fixtures.
+
+
+@pytest.fixture(name="free_port", scope="session")
+def fixture_free_port() -> Callable[[], int]:
+    """`free_port()`: a TCP port that nothing listens on right now."""
+    return free_port
+
+
+@pytest.fixture(name="wait_until_serving", scope="session")
+def fixture_wait_until_serving() -> Callable[..., None]:
+    """`wait_until_serving(process, port, log_path, server, ready=None)`: waits for a server."""
+    return wait_until_serving
 
 
 # --- The api fixture ----------------------------------------------------------------------

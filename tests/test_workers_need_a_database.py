@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -29,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 STEP_03_SERVER = ROOT / "03_todo_rest" / "server"
 STEP_05 = ROOT / "05_docker"
 WORKERS = 4
-STARTUP_SECONDS = 30
 TIMEOUT = 10  # seconds, for every request
 OUTER_SETTINGS = (
     "DATABASE_URL",
@@ -45,15 +43,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
-def start_gunicorn(tmp_path: Path) -> Iterator[Callable[..., str]]:
+def start_gunicorn(
+    tmp_path: Path, free_port: Callable[[], int], wait_until_serving: Callable[..., None]
+) -> Iterator[Callable[..., str]]:
     """Starts gunicorn in a step's server folder; yields a function that returns its URL.
 
     Every server started is stopped, with all its workers, after the test.
@@ -81,17 +74,16 @@ def start_gunicorn(tmp_path: Path) -> Iterator[Callable[..., str]]:
                 start_new_session=True,  # gunicorn and its workers in one process group
             )
         processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + STARTUP_SECONDS
-        # Every worker says "Booting worker" once it runs; wait for all of them.
-        while log_path.read_text(errors="replace").count("Booting worker") < WORKERS:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"gunicorn {' '.join(arguments)} in {server_dir} did not start its "
-                    f"{WORKERS} workers. Its output:\n{log_path.read_text(errors='replace')}"
-                )
-            time.sleep(0.05)
-        return url
+        # gunicorn accepts connections before its workers run, and each worker says
+        # "Booting worker" once it does: the test needs all of them.
+        wait_until_serving(
+            process,
+            port,
+            log_path,
+            f"gunicorn {' '.join(arguments)} in {server_dir}",
+            ready=lambda: log_path.read_text(errors="replace").count("Booting worker") >= WORKERS,
+        )
+        return f"http://127.0.0.1:{port}"
 
     yield start
     for process in processes:

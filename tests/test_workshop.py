@@ -6,9 +6,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,57 +57,51 @@ def lines_of(result: subprocess.CompletedProcess) -> list[str]:
     return [line.strip() for line in (result.stdout + result.stderr).splitlines()]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture(scope="module")
+def workshop_run(
+    free_port: Callable[[], int], wait_until_serving: Callable[..., None]
+) -> Callable[..., AbstractContextManager[str]]:
+    """Starts a step's server with `python -m workshop run NN --port N`, until the block ends.
 
+    `with workshop_run(step, folder, env) as url:` runs it in `folder`; its output goes to
+    folder/server.log.
+    """
 
-def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server stopped while starting"
+    @contextmanager
+    def run(step: str, folder: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+        port = free_port()
+        log_path = folder / "server.log"
+        command = [sys.executable, "-m", "workshop", "run", step, "--port", str(port)]
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=folder,  # from anywhere: the command finds the step itself
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    pytest.fail(f"nothing answered at {url} within {seconds} seconds")
+            wait_until_serving(process, port, log_path, f"python -m workshop run {step}")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
-
-@contextmanager
-def workshop_run(step: str, tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A step's server, started with `python -m workshop run NN --port N`; gives its URL."""
-    port = free_port()
-    with open(tmp_path / "server.log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workshop", "run", step, "--port", str(port)],
-            cwd=tmp_path,  # from anywhere: the command finds the step itself
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{base_url}/todos", process)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return run
 
 
 @pytest.fixture
-def server_from_workshop_run(tmp_path) -> Iterator[str]:
+def server_from_workshop_run(workshop_run, tmp_path) -> Iterator[str]:
     """Step 03's server, started with `python -m workshop run 03 --port N`."""
     with workshop_run("03", tmp_path) as base_url:
         yield base_url
 
 
 @pytest.fixture
-def step_05_server(tmp_path) -> Iterator[str]:
+def step_05_server(workshop_run, tmp_path) -> Iterator[str]:
     """Step 05's server, started with `python -m workshop run 05`, its database in tmp_path."""
     # No tokens from the outer shell: the contract tests send none.
     env = {name: value for name, value in os.environ.items() if not name.startswith("API_")}
@@ -118,7 +111,7 @@ def step_05_server(tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def server_that_answers_post_with_200() -> Iterator[str]:
+def server_that_answers_post_with_200(free_port, wait_until_serving, tmp_path) -> Iterator[str]:
     """Step 03's app behind a wrapper that turns 201 Created into 200 OK: a learner's bug."""
     port = free_port()
     script = f"""
@@ -134,11 +127,14 @@ def created_becomes_ok(environ, start_response):
     return todo_app(environ, start)
 make_server("127.0.0.1", {port}, created_becomes_ok, threaded=True).serve_forever()
 """
-    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=log, stderr=subprocess.STDOUT
+        )
     try:
-        wait_until_serving(f"{base_url}/todos", process)
-        yield base_url
+        wait_until_serving(process, port, log_path, "step 03's app answering 200 to POST")
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.kill()
         process.wait()
@@ -195,36 +191,72 @@ def test_client_runs_the_step_client_with_its_arguments(server_from_workshop_run
     assert "buy milk" in listed.stdout
 
 
-@pytest.mark.parametrize("step", STEPS)
-def test_verify_passes_on_every_reference_step(step):
-    result = workshop("verify", step)
+def tally(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """verify's last line ("N passed, N failed[, N skipped]") as {"passed": N, ...}."""
+    last_line = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ passed, \d+ failed(, \d+ skipped)?", last_line), last_line
+    counts = {"skipped": 0}
+    counts.update({word: int(number) for number, word in re.findall(r"(\d+) (\w+)", last_line)})
+    return counts
+
+
+def collected(*arguments: str) -> int:
+    """How many tests `pytest --collect-only` finds with these arguments, from the repository."""
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    result = subprocess.run(
+        [*collect, *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return int(re.search(r"^(\d+) tests? collected", result.stdout, re.MULTILINE)[1])
+
+
+@pytest.fixture(scope="module")
+def core_verdict_on_03(workshop_run, tmp_path_factory) -> subprocess.CompletedProcess:
+    """`verify 03 --base-url URL` against step 03's server: run once, for the tests below."""
+    with workshop_run("03", tmp_path_factory.mktemp("verify-03")) as base_url:
+        return workshop("verify", "03", "--base-url", base_url)
+
+
+def test_verify_runs_the_tests_of_a_step_without_a_todo_api():
+    result = workshop("verify", "01")
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    last_line = result.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"[1-9]\d* passed, 0 failed(, \d+ skipped)?", last_line), last_line
+    assert sum(tally(result).values()) == collected("01_hello_world/tests")
 
 
-def passed(result: subprocess.CompletedProcess) -> int:
-    """How many tests verify says passed, from its last line ("N passed, 0 failed")."""
-    return int(result.stdout.strip().splitlines()[-1].split()[0])
+def test_verify_runs_a_todo_step_tests_and_the_contract_on_its_server(core_verdict_on_03):
+    # One todo step is enough: verify builds the same arguments for 04 and 05, and the root
+    # suite runs their tests and the contract on their servers itself.
+    result = workshop("verify", "03")
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "against the reference server of 03_todo_rest" in result.stdout
+    # The step's own tests, and every core contract test once: on 03's server alone.
+    core = sum(tally(core_verdict_on_03).values())
+    assert sum(tally(result).values()) == collected("03_todo_rest/tests") + core
 
 
-def test_verify_with_a_url_grades_the_core_contract(server_from_workshop_run):
+def test_verify_with_a_url_grades_the_core_contract(core_verdict_on_03):
     # Step 03 serves the core only: it passes because the production tests are left out.
-    result = workshop("verify", "03", "--base-url", server_from_workshop_run)
+    result = core_verdict_on_03
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "the core contract (add --production" in result.stdout
     assert re.fullmatch(r"[1-9]\d* passed, 0 failed", result.stdout.strip().splitlines()[-1])
 
 
-def test_verify_with_production_adds_the_production_tests(step_05_server):
-    core = workshop("verify", "05", "--base-url", step_05_server)
+def test_verify_with_production_adds_the_production_tests(step_05_server, core_verdict_on_03):
     everything = workshop("verify", "05", "--base-url", step_05_server, "--production")
 
     assert everything.returncode == 0, everything.stdout[-3000:] + everything.stderr[-3000:]
     assert "the core contract and the production additions" in everything.stdout
-    assert passed(everything) > passed(core)
+    # With --base-url, which tests run does not depend on the server: the core-only run
+    # against 03 ran every core test, so passing more means the production tests ran too.
+    assert tally(everything)["passed"] > sum(tally(core_verdict_on_03).values())
 
 
 def test_verify_production_without_a_url_says_it_goes_with_one():
@@ -307,7 +339,12 @@ def test_doctor_runs_on_the_system_python_outside_any_virtual_environment():
     # tests run outside one). -s leaves out the user's site-packages, so that it sees only
     # its own. Not -I: it also drops the current folder from sys.path, and then
     # `-m workshop` would not find the workshop, which is not installed in that Python.
-    system_python = getattr(sys, "_base_executable", sys.executable)
+    # (Not sys._base_executable: before Python 3.11, in a venv that is the venv's Python.)
+    if sys.platform == "win32":
+        system_python = str(Path(sys.base_prefix) / "python.exe")
+    else:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        system_python = str(Path(sys.base_prefix) / "bin" / f"python{version}")
     # The shell decides the activate command: Command Prompt sets PROMPT, bash sets SHELL.
     shell = {"PROMPT": "$P$G"} if sys.platform == "win32" else {"SHELL": "/bin/bash"}
 
@@ -354,23 +391,24 @@ def test_diff_stat_is_only_the_summary():
     assert "+class TodoService:" not in result.stdout
 
 
-def test_run_stops_cleanly_on_ctrl_c(tmp_path):
+def test_run_stops_cleanly_on_ctrl_c(tmp_path, free_port, wait_until_serving):
     """Ctrl+C in the terminal reaches the server; `workshop run` ends without a traceback."""
     if sys.platform == "win32":
         pytest.skip("sending Ctrl+C to a child process works differently on Windows")
     import signal
 
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workshop", "run", "03", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, like a terminal's foreground job
-    )
-    wait_until_serving(f"http://127.0.0.1:{port}/todos", process)
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workshop", "run", "03", "--port", str(port)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, like a terminal's foreground job
+        )
+    wait_until_serving(process, port, log_path, "python -m workshop run 03")
     threading.Timer(0.2, os.killpg, (process.pid, signal.SIGINT)).start()
-    output, _ = process.communicate(timeout=20)
+    process.wait(timeout=20)
 
-    assert "Traceback" not in output
+    assert "Traceback" not in log_path.read_text(encoding="utf-8", errors="replace")

@@ -132,7 +132,7 @@ def test_scaling_run_reports_the_three_sizes():
 def test_ctrl_c_stops_the_servers_it_started(tmp_path):
     """A learner who gives up halfway must not be left with servers holding ports."""
     command = [sys.executable, "-m", "workshop", "bench", "--only", "sync", "--workers", "2"]
-    command += ["--databases", "sqlite", "--duration", "2", "--todos", "10", "--rounds", "1"]
+    command += ["--databases", "sqlite", "--duration", "1", "--todos", "10", "--rounds", "1"]
     with open(tmp_path / "output.txt", "w+") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
         try:

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -346,23 +346,10 @@ def serve(
     row: ReferenceServer, command: list[str], env: dict[str, str], port: int, log_path: Path
 ) -> Iterator[TodoServer]:
     """Runs the server's command until the tests are done with it."""
-    # The output goes to a file: a pipe nobody reads fills up and blocks the server.
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=row.server_dir, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        server = f"The {row.step} server ({' '.join(command)}, run in {row.server_dir})"
-        wait_until_serving(process, port, log_path, server)
+    server = f"The {row.step} server ({' '.join(command)}, run in {row.server_dir})"
+    with serving(command, port, log_path, server, cwd=row.server_dir, env=env) as base_url:
         openapi = OpenApiDocument(row.openapi_path) if row.openapi_path.exists() else None
-        yield TodoServer(row.step, f"http://127.0.0.1:{port}", openapi, log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        yield TodoServer(row.step, base_url, openapi, log_path)
 
 
 @contextmanager
@@ -441,6 +428,31 @@ def wait_until_serving(
     pytest.fail(f"{server} {problem}. Its output:\n{output}", pytrace=False)
 
 
+@contextmanager
+def serving(
+    command: list[str],
+    port: int,
+    log_path: Path,
+    server: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Starts `command`, waits until it serves on `port`, yields its URL, then stops it."""
+    # The output goes to a file: a pipe nobody reads fills up and blocks the server.
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(process, port, log_path, server)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 # Test modules cannot import from this file (importlib mode), so they get these as fixtures.
 
 
@@ -454,6 +466,12 @@ def fixture_free_port() -> Callable[[], int]:
 def fixture_wait_until_serving() -> Callable[..., None]:
     """`wait_until_serving(process, port, log_path, server, ready=None)`: waits for a server."""
     return wait_until_serving
+
+
+@pytest.fixture(name="serving", scope="session")
+def fixture_serving() -> Callable[..., AbstractContextManager[str]]:
+    """`with serving(command, port, log_path, server, cwd=None, env=None) as url`: a server."""
+    return serving
 
 
 # --- The api fixture ----------------------------------------------------------------------

@@ -59,7 +59,7 @@ def lines_of(result: subprocess.CompletedProcess) -> list[str]:
 
 @pytest.fixture(scope="module")
 def workshop_run(
-    free_port: Callable[[], int], wait_until_serving: Callable[..., None]
+    free_port: Callable[[], int], serving: Callable[..., AbstractContextManager[str]]
 ) -> Callable[..., AbstractContextManager[str]]:
     """Starts a step's server with `python -m workshop run NN --port N`, until the block ends.
 
@@ -70,25 +70,11 @@ def workshop_run(
     @contextmanager
     def run(step: str, folder: Path, env: dict[str, str] | None = None) -> Iterator[str]:
         port = free_port()
-        log_path = folder / "server.log"
         command = [sys.executable, "-m", "workshop", "run", step, "--port", str(port)]
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=folder,  # from anywhere: the command finds the step itself
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        try:
-            wait_until_serving(process, port, log_path, f"python -m workshop run {step}")
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        # cwd: from anywhere, the command finds the step itself.
+        name = f"python -m workshop run {step}"
+        with serving(command, port, folder / "server.log", name, cwd=folder, env=env) as url:
+            yield url
 
     return run
 
@@ -111,7 +97,7 @@ def step_05_server(workshop_run, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def server_that_answers_post_with_200(free_port, wait_until_serving, tmp_path) -> Iterator[str]:
+def server_that_answers_post_with_200(free_port, serving, tmp_path) -> Iterator[str]:
     """Step 03's app behind a wrapper that turns 201 Created into 200 OK: a learner's bug."""
     port = free_port()
     script = f"""
@@ -127,17 +113,10 @@ def created_becomes_ok(environ, start_response):
     return todo_app(environ, start)
 make_server("127.0.0.1", {port}, created_becomes_ok, threaded=True).serve_forever()
 """
-    log_path = tmp_path / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", script], stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_until_serving(process, port, log_path, "step 03's app answering 200 to POST")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait()
+    command = [sys.executable, "-c", script]
+    name = "step 03's app answering 200 to POST"
+    with serving(command, port, tmp_path / "server.log", name) as base_url:
+        yield base_url
 
 
 def test_help_lists_every_subcommand():

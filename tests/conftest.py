@@ -12,7 +12,9 @@ how `python -m workshop verify 03 --base-url URL` checks a server you wrote.
 
 The tests share one server per step, so each test creates the todos it needs and assumes
 nothing about the others in the store. Only tests that count todos ask for `empty_store`,
-which deletes every todo first (DELETE /todos is part of the contract).
+which deletes every todo first (DELETE /todos is part of the contract). So a server at
+--base-url is tested only if it holds no todos (or --allow-delete says they may go), with
+--token for one that needs a token, and the todos the tests made are deleted at the end.
 
 Every test module that starts a server of its own gets `free_port` and `wait_until_serving`
 here too, the helpers the reference servers use.
@@ -27,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -37,9 +39,6 @@ from uuid import uuid4
 import pytest
 import requests
 import yaml
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,13 +141,20 @@ class OpenApiDocument:
         self.path = path
         self.spec = yaml.safe_load(path.read_text(encoding="utf-8"))
         # OpenAPI 3.1 schemas are JSON Schema 2020-12; their $refs point into this document.
+        # Imported only here: jsonschema takes about a second to load, and a run against a
+        # --base-url server has no openapi.yaml to check its answers against.
+        from jsonschema import Draft202012Validator
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        self.validator_class = Draft202012Validator
         resource = Resource.from_contents(self.spec, default_specification=DRAFT202012)
         self.registry = Registry().with_resource(SPEC_URI, resource)
         self.templates = [
             (re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", template) + "$"), template)
             for template in self.spec["paths"]
         ]
-        self.validators: dict[str, Draft202012Validator] = {}
+        self.validators: dict[str, Any] = {}
 
     def resolve(self, node: dict, pointer: str) -> tuple[dict, str]:
         """Follows `$ref`s to the object they name; returns it and its JSON Pointer."""
@@ -159,13 +165,13 @@ class OpenApiDocument:
                 node = node[part.replace("~1", "/").replace("~0", "~")]
         return node, pointer
 
-    def validator(self, schema_pointer: str) -> Draft202012Validator:
+    def validator(self, schema_pointer: str) -> Any:
         """A JSON Schema validator for the schema at this place in the document."""
         if schema_pointer not in self.validators:
-            self.validators[schema_pointer] = Draft202012Validator(
+            self.validators[schema_pointer] = self.validator_class(
                 {"$ref": f"{SPEC_URI}#{schema_pointer}"},
                 registry=self.registry,
-                format_checker=Draft202012Validator.FORMAT_CHECKER,
+                format_checker=self.validator_class.FORMAT_CHECKER,
             )
         return self.validators[schema_pointer]
 
@@ -224,10 +230,15 @@ class TodoServer:
     base_url: str
     openapi: OpenApiDocument | None = None  # only reference servers have one
     log: Path | None = None  # the output of a server started here
+    token: str | None = None  # for a server that needs one (step 05 with API_TOKEN set)
+
+    def auth_headers(self) -> dict[str, str]:
+        """The header that carries the token, if there is one."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Adds --base-url, to check a server that is already running, and --production."""
+    """Adds --base-url, to check a server that is already running, and its options."""
     parser.addoption(
         "--base-url",
         metavar="URL",
@@ -241,6 +252,100 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="with --base-url, also run the tests marked production: hostile input that only "
         "step 05 guards against (its reference servers always run them)",
     )
+    parser.addoption(
+        "--token",
+        default=os.environ.get("TODO_API_TOKEN") or None,
+        help="with --base-url, the token to send as `Authorization: Bearer TOKEN` "
+        "(default: the environment variable TODO_API_TOKEN)",
+    )
+    parser.addoption(
+        "--allow-delete",
+        action="store_true",
+        help="with --base-url, run even if the server holds todos: the tests delete them all",
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With --base-url, checks first that the server there is a todo API that may be tested.
+
+    The tests delete every todo, so a server that holds some is left alone unless
+    --allow-delete says they may go. Each problem stops the run with one sentence.
+    """
+    config = session.config
+    address = config.getoption("--base-url")
+    if address:
+        base_url = as_base_url(address)
+        problem = why_not_testable(
+            base_url, config.getoption("--token"), config.getoption("--allow-delete")
+        )
+        if problem:
+            raise pytest.UsageError(problem)
+        config.option.base_url = base_url
+
+
+def as_base_url(address: str) -> str:
+    """The address as an http(s) URL with no trailing slash: "127.0.0.1:8000" gets http://."""
+    base_url = address.strip().rstrip("/")
+    if "://" not in base_url:
+        base_url = f"http://{base_url}"
+    parts = urlsplit(base_url)
+    try:
+        parts.port  # noqa: B018 (reading it checks the port)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--base-url {address}: its port is not a number from 0 to 65535."
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise pytest.UsageError(
+            f"--base-url {address} is not a server's address: give one such as "
+            "http://127.0.0.1:8000."
+        )
+    return base_url
+
+
+def why_not_testable(base_url: str, token: str | None, allow_delete: bool) -> str | None:
+    """None when the todo API at `base_url` may be tested, else one sentence saying why not."""
+    headers = TodoServer(base_url, base_url, token=token).auth_headers()
+    try:
+        response = requests.get(f"{base_url}/todos", headers=headers, timeout=5)
+    except requests.RequestException:
+        return (
+            f"Cannot reach a server at {base_url}. Is it running? "
+            "Start it in another terminal, then run the checks again."
+        )
+    if response.status_code in (401, 403) and token:
+        return (
+            f"The server at {base_url} refused the token ({response.status_code} "
+            f"{response.reason}): give the one it was started with (its API_TOKEN)."
+        )
+    if response.status_code in (401, 403):
+        return (
+            f"The server at {base_url} asks for a token ({response.status_code} "
+            f"{response.reason}): give it with --token or the variable TODO_API_TOKEN."
+        )
+    if response.status_code >= 500:
+        return None  # a todo API with a bug: the tests will show it
+    try:
+        todos = response.json()
+    except ValueError:
+        todos = None
+    if response.status_code != 200 or not isinstance(todos, list):
+        kind = response.headers.get("Content-Type", "no Content-Type").split(";")[0]
+        return (
+            f"The server at {base_url} is not a todo API: GET /todos answered "
+            f"{response.status_code} {response.reason} ({kind}), not 200 with a JSON list of "
+            "todos. Is it the right address and port?"
+        )
+    total = response.headers.get("X-Total-Count", "")
+    count = int(total) if total.isdigit() else len(todos)
+    if count and not allow_delete:
+        return (
+            f"The server at {base_url} holds {count} todo{'s' if count != 1 else ''}, and the "
+            "checks delete every todo, so they did not start: check a server with an empty "
+            "database (another file or another port), or add --allow-delete if these todos "
+            "may go."
+        )
+    return None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -292,26 +397,15 @@ def todo_server(
     """The server under test: the one at --base-url, or a reference server started here."""
     target = request.param
     if isinstance(target, str):
-        base_url = target.rstrip("/")
-        check_reachable(base_url)
-        yield TodoServer(name=base_url, base_url=base_url)
+        # The store was empty, or its todos were allowed to go (pytest_sessionstart): every
+        # todo left at the end is one the tests made, so they are deleted.
+        server = TodoServer(target, target, token=request.config.getoption("--token"))
+        yield server
+        with suppress(requests.RequestException):
+            requests.delete(f"{target}/todos", headers=server.auth_headers(), timeout=10)
     else:
         with run_reference_server(target, tmp_path_factory.mktemp(target.step)) as server:
             yield server
-
-
-def check_reachable(base_url: str) -> None:
-    """Fails every test with one clear sentence when nothing answers at `base_url`."""
-    try:
-        requests.get(f"{base_url}/todos", timeout=5)
-        return
-    except requests.RequestException:
-        pass  # fail outside the except block, so that no traceback is chained to the message
-    pytest.fail(
-        f"Cannot reach a server at {base_url}. Is it running? "
-        "Start it in another terminal, then run the checks again.",
-        pytrace=False,
-    )
 
 
 @contextmanager
@@ -542,6 +636,7 @@ class TodoApi:
         """This thread's session: sessions are not shared between threads."""
         if not hasattr(self.local, "session"):
             self.local.session = requests.Session()
+            self.local.session.headers.update(self.server.auth_headers())
             self.sessions.append(self.local.session)
         return self.local.session
 

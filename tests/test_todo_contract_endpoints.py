@@ -202,9 +202,9 @@ def test_head_sends_no_body(api, todo):
     url = urlsplit(api.base_url)
     if url.scheme != "http":
         pytest.skip("reads raw bytes from the socket: needs a plain http:// base URL")
-    request = (
-        f"HEAD /todos/{todo['id']} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: close\r\n\r\n"
-    )
+    headers = {"Host": url.netloc, "Connection": "close", **api.server.auth_headers()}
+    lines = [f"HEAD /todos/{todo['id']} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+    request = "\r\n".join(lines) + "\r\n\r\n"
     with socket.create_connection((url.hostname, url.port or 80), timeout=api.timeout) as conn:
         conn.sendall(request.encode("ascii"))
         received = b""

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -87,13 +88,16 @@ def server_from_workshop_run(workshop_run, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def step_05_server(workshop_run, tmp_path) -> Iterator[str]:
-    """Step 05's server, started with `python -m workshop run 05`, its database in tmp_path."""
-    # No tokens from the outer shell: the contract tests send none.
+def step_05_server_with_a_token(workshop_run, tmp_path) -> Iterator[str]:
+    """Step 05's server, started with `python -m workshop run 05` and API_TOKEN=TOKEN."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("API_")}
     env["DATABASE_URL"] = f"sqlite:///{(tmp_path / 'todos.sqlite3').as_posix()}"
+    env["API_TOKEN"] = TOKEN
     with workshop_run("05", tmp_path, env) as base_url:
         yield base_url
+
+
+TOKEN = "s3cret-t0ken"
 
 
 @pytest.fixture
@@ -193,11 +197,23 @@ def collected(*arguments: str) -> int:
     return int(re.search(r"^(\d+) tests? collected", result.stdout, re.MULTILINE)[1])
 
 
+@dataclass
+class Verdict:
+    """What `verify --base-url` printed, and the todos its server held afterwards."""
+
+    result: subprocess.CompletedProcess
+    todos_after: list
+
+
 @pytest.fixture(scope="module")
-def core_verdict_on_03(workshop_run, tmp_path_factory) -> subprocess.CompletedProcess:
-    """`verify 03 --base-url URL` against step 03's server: run once, for the tests below."""
+def core_verdict_on_03(workshop_run, tmp_path_factory) -> Verdict:
+    """`verify 03 --base-url ADDRESS` against step 03's server: run once, for the tests below.
+
+    The address has no http://, as a learner may type it.
+    """
     with workshop_run("03", tmp_path_factory.mktemp("verify-03")) as base_url:
-        return workshop("verify", "03", "--base-url", base_url)
+        result = workshop("verify", "03", "--base-url", base_url.removeprefix("http://"))
+        return Verdict(result, requests.get(f"{base_url}/todos", timeout=5).json())
 
 
 def test_verify_runs_the_tests_of_a_step_without_a_todo_api():
@@ -215,27 +231,87 @@ def test_verify_runs_a_todo_step_tests_and_the_contract_on_its_server(core_verdi
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "against the reference server of 03_todo_rest" in result.stdout
     # The step's own tests, and every core contract test once: on 03's server alone.
-    core = sum(tally(core_verdict_on_03).values())
+    core = sum(tally(core_verdict_on_03.result).values())
     assert sum(tally(result).values()) == collected("03_todo_rest/tests") + core
 
 
-def test_verify_with_a_url_grades_the_core_contract(core_verdict_on_03):
+def test_verify_with_an_address_grades_the_core_contract_and_cleans_up(core_verdict_on_03):
     # Step 03 serves the core only: it passes because the production tests are left out.
-    result = core_verdict_on_03
+    result = core_verdict_on_03.result
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "the core contract (add --production" in result.stdout
     assert re.fullmatch(r"[1-9]\d* passed, 0 failed", result.stdout.strip().splitlines()[-1])
+    assert core_verdict_on_03.todos_after == []  # the todos the checks made are gone
 
 
-def test_verify_with_production_adds_the_production_tests(step_05_server, core_verdict_on_03):
-    everything = workshop("verify", "05", "--base-url", step_05_server, "--production")
+def test_verify_with_production_and_a_token_adds_the_production_tests(
+    step_05_server_with_a_token, core_verdict_on_03
+):
+    everything = workshop_with(
+        sys.executable,
+        *("verify", "05", "--base-url", step_05_server_with_a_token, "--production"),
+        TODO_API_TOKEN=TOKEN,
+    )
 
     assert everything.returncode == 0, everything.stdout[-3000:] + everything.stderr[-3000:]
     assert "the core contract and the production additions" in everything.stdout
     # With --base-url, which tests run does not depend on the server: the core-only run
     # against 03 ran every core test, so passing more means the production tests ran too.
-    assert tally(everything)["passed"] > sum(tally(core_verdict_on_03).values())
+    assert tally(everything)["passed"] > sum(tally(core_verdict_on_03.result).values())
+    assert TOKEN not in everything.stdout + everything.stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "sentence"),
+    [(None, "asks for a token (401"), ("wrong", "refused the token (401")],
+)
+def test_verify_without_the_right_token_says_so_in_one_sentence(
+    step_05_server_with_a_token, token, sentence
+):
+    options = ("--token", token) if token else ()
+    result = workshop("verify", "05", "--base-url", step_05_server_with_a_token, *options)
+
+    assert result.returncode == 2
+    assert sentence in result.stderr
+    assert len(result.stdout.splitlines()) <= 2  # the "Checking ..." line, and no tests
+
+
+def test_verify_leaves_a_server_with_todos_alone(server_from_workshop_run):
+    todos = f"{server_from_workshop_run}/todos"
+    learners = requests.post(todos, json={"title": "my own todo"}, timeout=5).json()
+
+    result = workshop("verify", "03", "--base-url", server_from_workshop_run)
+
+    assert result.returncode == 2
+    assert "holds 1 todo, and the checks delete every todo" in result.stderr
+    assert "--allow-delete" in result.stderr
+    assert requests.get(todos, timeout=5).json() == [learners]
+
+
+def test_verify_against_a_server_that_is_no_todo_api_says_so_in_one_sentence(
+    workshop_run, tmp_path
+):
+    with workshop_run("01", tmp_path) as hello_world:
+        result = workshop("verify", "03", "--base-url", hello_world)
+
+    assert result.returncode == 2
+    assert "is not a todo API: GET /todos answered 404" in result.stderr
+    assert len(result.stdout.splitlines()) <= 2
+
+
+@pytest.mark.parametrize(
+    ("address", "sentence"),
+    [
+        ("ftp://127.0.0.1:8000", "is not a server's address"),
+        ("127.0.0.1:99999", "its port is not a number"),
+    ],
+)
+def test_verify_explains_an_address_it_cannot_use(address, sentence):
+    result = workshop("verify", "03", "--base-url", address)
+
+    assert result.returncode == 2
+    assert sentence in result.stderr
 
 
 def test_verify_production_without_a_url_says_it_goes_with_one():

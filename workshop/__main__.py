@@ -137,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
             "(steps 03 and 04: the core todo API contract; step 05: the core and the "
             "production additions). With --base-url it checks the server you wrote against "
             "the core contract; add --production for the production additions too (hostile "
-            "input: control characters, deep JSON, chunked bodies past 64 KiB, a forged Host)."
+            "input: control characters, deep JSON, chunked bodies past 64 KiB, a forged Host). "
+            "The checks delete every todo: a server that holds todos is left alone unless "
+            "you add --allow-delete."
         ),
     )
     verify_parser.add_argument("step", help="the step's number, such as 03")
@@ -148,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--production",
         action="store_true",
         help="with --base-url, also run the tests of the production additions (step 05's)",
+    )
+    verify_parser.add_argument(
+        "--token",
+        help="with --base-url, the token of a server started with API_TOKEN "
+        "(or set the environment variable TODO_API_TOKEN)",
+    )
+    verify_parser.add_argument(
+        "--allow-delete",
+        action="store_true",
+        help="with --base-url, check a server that holds todos: the checks delete every todo",
     )
     verify_parser.set_defaults(handler=run_verify)
 

@@ -5,7 +5,9 @@ API contract suite of the root tests/ folder, against the step's reference serve
 contract for 03 and 04, the core and the production additions for 05. With --base-url, the
 contract suite alone against a server you wrote: the core contract, which is what a first
 server aims for, and with --production the production additions too (hostile input such as
-control characters, deep JSON, chunked bodies past 64 KiB, a forged Host header).
+control characters, deep JSON, chunked bodies past 64 KiB, a forged Host header). The
+checks delete every todo, so a server that holds todos is left alone unless --allow-delete
+is given; --token sends a token to a server that needs one.
 
 Each failure is printed once per kind, with what was sent, what was expected and what came
 back.
@@ -38,7 +40,13 @@ class FailureCollector:
             self.skipped += 1
 
 
-def pytest_arguments(step: Step, base_url: str | None, production: bool = False) -> list[str]:
+def pytest_arguments(
+    step: Step,
+    base_url: str | None,
+    production: bool = False,
+    token: str | None = None,
+    allow_delete: bool = False,
+) -> list[str]:
     """What to hand pytest for this step and target."""
     # Only dots while it runs: the failures are printed afterwards, grouped.
     quiet = ["-q", "--tb=no", "--no-header", "-rN", "-p", "no:cacheprovider"]
@@ -49,8 +57,15 @@ def pytest_arguments(step: Step, base_url: str | None, production: bool = False)
                 f"--base-url checks a todo API, and step {step.number} has none. "
                 f"Run: python -m workshop verify {step.number}"
             )
-        tier = ["--production"] if production else []
-        return [*quiet, *contract, "--base-url", base_url, *tier]
+        options = ["--production"] if production else []
+        options += ["--token", token] if token else []
+        options += ["--allow-delete"] if allow_delete else []
+        return [*quiet, *contract, "--base-url", base_url, *options]
+    if token or allow_delete:
+        raise ValueError(
+            "--token and --allow-delete go with --base-url: they are for a server you wrote "
+            "(verify starts the step's own server with no token, on an empty database)."
+        )
     if production:
         # Step 05's reference servers always run the production tests; 03's and 04's serve
         # the core only. So the option only means something for a server you wrote.
@@ -87,12 +102,16 @@ def main(args: argparse.Namespace) -> int:
     from rich.panel import Panel
 
     step = find_step(args.step)
-    arguments = pytest_arguments(step, args.base_url, args.production)
+    arguments = pytest_arguments(
+        step, args.base_url, args.production, args.token, args.allow_delete
+    )
     console = Console(highlight=False)
     console.print(what_is_checked(step, args.base_url, args.production))
 
     collector = FailureCollector()
     exit_code = pytest.main(arguments, plugins=[collector])
+    if exit_code == pytest.ExitCode.USAGE_ERROR:
+        return 2  # the server could not be checked, and pytest printed the sentence why
 
     # One broken behaviour (say, 200 instead of 201 on create) fails many tests the same
     # way: show each kind of failure once, with how many tests it broke.

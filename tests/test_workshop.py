@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -444,6 +445,32 @@ def test_diff_stat_is_only_the_summary():
     assert result.returncode == 0
     assert "server/service.py" in result.stdout
     assert "+class TodoService:" not in result.stdout
+
+
+@pytest.mark.parametrize("options", [(), ("--stat",)], ids=["diff", "stat"])
+def test_diff_never_shows_a_env_file(tmp_path, options):
+    # On a copy of the workshop, so that a learner's own 05_docker/.env is never touched.
+    for folder in ("workshop", "04_clean_code", "05_docker"):
+        ignore = shutil.ignore_patterns("__pycache__", "instance", ".env")
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=ignore)
+    (tmp_path / "05_docker" / ".env").write_text("POSTGRES_PASSWORD=pa55-w0rd-xyz\n")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "workshop", "diff", "04", "05", *options],
+        cwd=tmp_path,  # where `-m workshop` finds the copy first
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "server/auth.py" in result.stdout  # the diff itself is there
+    assert "pa55-w0rd-xyz" not in result.stdout
+    # Neither a row of the summary table nor a file's diff header names it (other files'
+    # text may well mention .env).
+    assert not re.search(r"│ \.env +│", result.stdout)
+    assert not re.search(r"^(---|\+\+\+) \S*/\.env$", result.stdout, re.MULTILINE)
 
 
 def test_run_stops_cleanly_on_ctrl_c(tmp_path, free_port, wait_until_serving):

@@ -6,7 +6,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -473,10 +472,15 @@ def test_diff_never_shows_a_env_file(tmp_path, options):
     assert not re.search(r"^(---|\+\+\+) \S*/\.env$", result.stdout, re.MULTILINE)
 
 
-def test_run_stops_cleanly_on_ctrl_c(tmp_path, free_port, wait_until_serving):
-    """Ctrl+C in the terminal reaches the server; `workshop run` ends without a traceback."""
+@pytest.mark.parametrize(
+    "how",
+    ["Ctrl+C in its terminal", "SIGTERM to workshop run alone"],
+)
+def test_run_stops_its_server_and_waits_for_it(tmp_path, free_port, wait_until_serving, how):
+    """Ctrl+C reaches every process of the terminal's job; `kill`, a process manager or a
+    test sends SIGTERM to `workshop run` alone. Either way the server stops with it."""
     if sys.platform == "win32":
-        pytest.skip("sending Ctrl+C to a child process works differently on Windows")
+        pytest.skip("Windows has no SIGTERM, and sends Ctrl+C differently")
     import signal
 
     port = free_port()
@@ -490,7 +494,12 @@ def test_run_stops_cleanly_on_ctrl_c(tmp_path, free_port, wait_until_serving):
             start_new_session=True,  # its own process group, like a terminal's foreground job
         )
     wait_until_serving(process, port, log_path, "python -m workshop run 03")
-    threading.Timer(0.2, os.killpg, (process.pid, signal.SIGINT)).start()
+    if how == "Ctrl+C in its terminal":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.terminate()
     process.wait(timeout=20)
 
     assert "Traceback" not in log_path.read_text(encoding="utf-8", errors="replace")
+    with pytest.raises(ConnectionRefusedError):  # the server is gone with it
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import platform
+import signal
 import subprocess
 import sys
 
@@ -63,17 +64,28 @@ def run_client(args: argparse.Namespace) -> int:
 
 
 def run_until_interrupted(command: list[str], cwd) -> int:
-    """Runs a command in the foreground; Ctrl+C stops it without a traceback."""
+    """Runs a command in the foreground until it ends, and stops it with `workshop` itself.
+
+    Ctrl+C (SIGINT), and SIGTERM as `kill`, a process manager or a test sends it, stop the
+    command too, and `workshop` waits for it to end: no server is left holding its port.
+    """
     process = subprocess.Popen(command, cwd=cwd)
+    stopped_by = []
+
+    def stop(signal_number: int, _frame) -> None:
+        stopped_by.append(signal_number)
+        # On Windows this ends the process at once; elsewhere it sends SIGTERM, which
+        # servers take as "finish and exit".
+        process.terminate()
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        # The child got the same Ctrl+C; give it a moment to finish its goodbye.
-        try:
-            return process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return 130
+        process.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    # The shell's convention: 128 plus the signal's number (130 after Ctrl+C).
+    return 128 + stopped_by[0] if stopped_by else process.returncode
 
 
 def run_verify(args: argparse.Namespace) -> int:

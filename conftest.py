@@ -8,11 +8,14 @@ step's `server/` and `client/` folders first on `sys.path`.
 
 Inside a step, its own `pytest.ini` does the `sys.path` part and this file is not used.
 
-It also turns skips for a contributor's package into failures when REQUIRE_DEV=1 (CI).
+It also turns skips for a contributor's package into failures when REQUIRE_DEV=1 (CI), and
+fails the run if a process that a test started is still running at the end.
 """
 
 import os
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -106,3 +109,39 @@ def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectRep
     report = yield
     fail_a_dev_skip_if_required(report)
     return report
+
+
+# --- No process left behind ---------------------------------------------------------------
+
+# Every process a test starts inherits this variable, so at the end of the run the ones
+# still alive can be found, however they were started (a server's own children included).
+SESSION_MARK = "WORKSHOP_TEST_SESSION"
+
+
+def processes_marked(mark: str) -> list[str]:
+    """The command lines of the running processes whose environment holds `mark` (Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark.encode() in (entry / "environ").read_bytes().split(b"\0"):
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip()
+                found.append(f"{entry.name}: {command.decode(errors='replace')}")
+        except OSError:
+            continue  # it ended meanwhile, or belongs to another user
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fails the run if a server or any other process a test started outlives the tests."""
+    mark = f"{os.getpid()}-{time.monotonic_ns()}"
+    os.environ[SESSION_MARK] = mark
+    yield
+    if not Path("/proc/self/environ").exists():
+        return  # only Linux lists other processes' environments; CI runs there
+    deadline = time.monotonic() + 5  # a process told to stop may need a moment
+    while (left := processes_marked(f"{SESSION_MARK}={mark}")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, "Processes started by the tests are still running:\n" + "\n".join(left)

@@ -370,6 +370,56 @@ def test_doctor_checks_python_virtualenv_and_packages():
         assert "virtual environment active" in result.stdout
 
 
+def doctor_with(**env: str) -> subprocess.CompletedProcess:
+    """`python -m workshop doctor` in a terminal 40 columns wide, with these variables set."""
+    return workshop_with(sys.executable, "doctor", COLUMNS="40", **env)
+
+
+def docker_lines(result: subprocess.CompletedProcess) -> str:
+    return "\n".join(line for line in lines_of(result) if "Docker" in line or "docker" in line)
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker command")
+def test_doctor_with_a_docker_client_but_no_engine_says_what_to_start():
+    # A real client, asking an engine where none can answer.
+    result = doctor_with(DOCKER_HOST="unix:///nonexistent/docker.sock")
+
+    assert "the Docker engine does not answer" in result.stdout
+    assert "start" in docker_lines(result)
+    assert "ready for the workshop" not in result.stdout
+
+
+def test_doctor_without_docker_says_where_to_get_it(tmp_path):
+    # A PATH that holds only this Python: no docker command on it.
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / Path(sys.executable).name).symlink_to(sys.executable)
+    result = doctor_with(PATH=str(tmp_path / "bin"))
+
+    assert "Docker not found" in result.stdout
+    assert "https://docs.docker.com/get-docker/" in result.stdout
+    assert "ready for the workshop" not in result.stdout
+
+
+def test_doctor_finds_the_kernel_once_it_is_registered(tmp_path):
+    # Jupyter keeps the kernels a user registers in JUPYTER_DATA_DIR: an empty one here.
+    jupyter = {"JUPYTER_DATA_DIR": str(tmp_path), "JUPYTER_PATH": str(tmp_path)}
+    before = doctor_with(**jupyter)
+
+    assert "no Jupyter kernel is registered" in before.stdout
+    register = next(line for line in lines_of(before) if "ipykernel install" in line)
+    assert register.endswith('--display-name "RESTful workshop (.venv)"')  # whole, 40 columns
+
+    subprocess.run(
+        [sys.executable, "-m", "ipykernel", "install", "--user", "--name", "restful-workshop"],
+        env={**os.environ, **jupyter},
+        capture_output=True,
+        check=True,
+    )
+    after = doctor_with(**jupyter)
+
+    assert "Jupyter kernel 'restful-workshop' runs this virtual environment" in after.stdout
+
+
 @pytest.fixture(scope="module")
 def empty_venv_python(tmp_path_factory) -> Path:
     """The Python of a new virtual environment with nothing installed, not even pip."""

@@ -1,4 +1,11 @@
-"""The client, run as a learner runs it: what it prints with a server, and without one."""
+"""The client, run as a learner runs it: what it prints with a server, and without one.
+
+`python client.py` runs once, as a process, against the real server, and several tests read
+that one output; once more with no server, for the error and the exit code a learner sees.
+The other cases call the client's main() in this process: no new Python to start for each.
+"""
+
+import subprocess
 
 import pytest
 from flask import Flask
@@ -43,12 +50,16 @@ def split_into_exchanges(output: str, base_url: str) -> list[list[str]]:
     return [lines[start:end] for start, end in zip(starts, [*starts[1:], len(lines)], strict=True)]
 
 
-def test_client_shows_every_exchange(live_server: str, run_client) -> None:
-    result = run_client("--base-url", live_server)
+@pytest.fixture(scope="module")
+def client_run(live_server: str, run_client) -> subprocess.CompletedProcess:
+    """One run of `python client.py` against the live server, read by the tests below."""
+    return run_client("--base-url", live_server)
 
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    exchanges = split_into_exchanges(result.stdout, live_server)
+
+def test_client_shows_every_exchange(live_server: str, client_run) -> None:
+    assert client_run.returncode == 0, client_run.stderr
+    assert "Traceback" not in client_run.stdout + client_run.stderr
+    exchanges = split_into_exchanges(client_run.stdout, live_server)
     for (request, status, content_type, body_part), lines in zip(
         EXPECTED_EXCHANGES, exchanges, strict=True
     ):
@@ -58,15 +69,15 @@ def test_client_shows_every_exchange(live_server: str, run_client) -> None:
         assert body_part in "\n".join(lines), request
 
 
-def test_client_shows_what_it_sent(live_server: str, run_client) -> None:
-    output = run_client("--base-url", live_server).stdout
+def test_client_shows_what_it_sent(client_run) -> None:
+    output = client_run.stdout
     assert '{"name": "Ada", "language": "Python"}' in output  # the JSON body
     assert "Content-Type: application/x-www-form-urlencoded" in output  # the form's header
     assert "name=Ada" in output  # the form body
 
 
-def test_client_shows_allow_on_the_405(live_server: str, run_client) -> None:
-    lines = run_client("--base-url", live_server).stdout.splitlines()
+def test_client_shows_allow_on_the_405(client_run) -> None:
+    lines = client_run.stdout.splitlines()
     allow_lines = [line for line in lines if line.startswith("Allow: ")]
     # Only GET /add gets a 405; the order of the methods in the header may vary.
     assert len(allow_lines) == 1
@@ -110,8 +121,10 @@ def test_main_accepts_a_base_url_ending_in_a_slash(live_server: str, capsys) -> 
 
 
 @pytest.mark.parametrize("base_url", ["127.0.0.1:8000", "localhost:8000", "ftp://127.0.0.1"])
-def test_a_base_url_without_http_is_refused_with_usage(base_url: str, run_client) -> None:
-    result = run_client("--base-url", base_url)
+def test_a_base_url_without_http_is_refused_with_usage(
+    base_url: str, run_client_in_process
+) -> None:
+    result = run_client_in_process("--base-url", base_url)
     assert result.returncode == 2  # argparse's code for a wrong command line
     assert "--base-url must start with http:// or https://" in result.stderr
     assert "Traceback" not in result.stderr

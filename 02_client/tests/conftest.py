@@ -27,6 +27,10 @@ def find_free_port() -> int:
         return probe.getsockname()[1]
 
 
+# These make rich add colour codes to what the client prints, even into a pipe.
+COLOUR_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
 def learner_environment() -> dict[str, str]:
     """This process's environment without settings that would change what a learner sees."""
     env = dict(os.environ)
@@ -34,8 +38,8 @@ def learner_environment() -> dict[str, str]:
         # FLASK_APP or FLASK_RUN_PORT from outside would pick another app or port.
         if name.startswith("FLASK_"):
             del env[name]
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
-        env.pop(name, None)  # these make rich add colour codes even in a pipe
+    for name in COLOUR_VARIABLES:
+        env.pop(name, None)
     env["PYTHONIOENCODING"] = "utf-8"  # the same output bytes on Windows as elsewhere
     return env
 
@@ -112,19 +116,47 @@ def wait_until_listening(process: subprocess.Popen, port: int, log_path: Path) -
             time.sleep(0.1)  # a short pause between attempts, not a guess at the start time
 
 
-@pytest.fixture
-def run_client(clean_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess]:
+# Module-scoped, so that one run of the client, in a module-scoped fixture, can serve
+# several tests.
+@pytest.fixture(scope="module")
+def run_client() -> Callable[..., subprocess.CompletedProcess]:
     """Runs `python client.py ARGS...` from client/, as a learner does, and returns the result."""
+    environment = learner_environment()
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "client.py", *args],
             cwd=CLIENT_DIR,
-            env=clean_env,
+            env=environment,
             capture_output=True,
             encoding="utf-8",
             timeout=120,
         )
+
+    return run
+
+
+@pytest.fixture
+def run_client_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., subprocess.CompletedProcess]:
+    """Calls the client's main(ARGS) in this process and returns what `run_client` returns:
+    the exit code and the output. Much faster than a new Python that imports requests and
+    rich again; `run_client` is what proves the program itself."""
+    for name in COLOUR_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        # Imported here, not at the top: the root conftest.py swaps each step's modules in.
+        from client import main
+
+        capsys.readouterr()  # so that the result holds this run's output only
+        try:
+            returncode = main(list(args))
+        except SystemExit as exiting:  # argparse exits with code 2 on a wrong command line
+            returncode = exiting.code
+        output = capsys.readouterr()
+        return subprocess.CompletedProcess(["client.py", *args], returncode, output.out, output.err)
 
     return run
 
@@ -154,7 +186,8 @@ class HtmlPage(BaseHTTPRequestHandler):
 def html_server() -> Iterator[str]:
     """A server on a free port that answers HTML, like another program on the wrong port."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), HtmlPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits until serve_forever() next looks at its flag: every 0.05 s, not 0.5 s.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

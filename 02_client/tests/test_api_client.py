@@ -116,17 +116,21 @@ def test_slow_answer_within_the_timeout(live_server: str) -> None:
         assert api.request_json("GET", "/slow", params={"seconds": 0.1})["slept_seconds"] == 0.1
 
 
+# The timeouts below are short because each test waits that long; test_walkthrough.py shows
+# the 1-second one a learner sees.
+
+
 def test_client_timeout_gives_a_readable_error(live_server: str) -> None:
-    with PlaygroundClient(live_server, timeout=(5, 0.5)) as api, pytest.raises(ApiError) as caught:
+    with PlaygroundClient(live_server, timeout=(5, 0.1)) as api, pytest.raises(ApiError) as caught:
         api.request("GET", "/slow", params={"seconds": 3})
-    assert str(caught.value) == "GET /slow?seconds=3 did not answer within 0.5 seconds."
+    assert str(caught.value) == "GET /slow?seconds=3 did not answer within 0.1 seconds."
     assert caught.value.status is None
 
 
 def test_timeout_for_one_call(live_server: str) -> None:
     with PlaygroundClient(live_server) as api, pytest.raises(ApiError) as caught:
-        api.request("GET", "/slow", params={"seconds": 3}, timeout=1)
-    assert str(caught.value) == "GET /slow?seconds=3 did not answer within 1 second."
+        api.request("GET", "/slow", params={"seconds": 3}, timeout=0.2)
+    assert str(caught.value) == "GET /slow?seconds=3 did not answer within 0.2 seconds."
 
 
 # --- Readable errors ---------------------------------------------------------------------

@@ -107,21 +107,35 @@ def test_curl_body_files_exist(step_dir: Path, curl_commands: dict[str, list[str
 def test_curl_commands_run_against_a_real_server(
     live_server: str, step_dir: Path, curl_commands: dict[str, list[str]]
 ) -> None:
-    for line in curl_commands["sh"]:
+    def start(line: str) -> subprocess.Popen:
         arguments = shlex.split(line.replace(README_BASE_URL, live_server))
-        result = subprocess.run(
+        return subprocess.Popen(
             [shutil.which("curl"), *arguments[1:]],
             cwd=step_dir,  # where the README says to run them
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             encoding="utf-8",
-            timeout=60,
         )
+
+    def check(line: str, curl: subprocess.Popen) -> None:
+        stdout, stderr = curl.communicate(timeout=60)
+        arguments = shlex.split(line)
         # 28 is curl's exit code for "Operation timed out", which --max-time is there to show.
         expected_code = 28 if "--max-time" in arguments else 0
-        assert result.returncode == expected_code, f"{line}\n{result.stderr}"
-        assert "Couldn't read data" not in result.stderr, line
+        assert curl.returncode == expected_code, f"{line}\n{stderr}"
+        assert "Couldn't read data" not in stderr, line
         if "-i" in arguments:
-            assert result.stdout.startswith("HTTP/1.1 "), line
+            assert stdout.startswith("HTTP/1.1 "), line
+
+    # The /slow commands wait seconds on purpose and change nothing on the server, so they
+    # run in the background while the others run one after the other, in the README's order.
+    slow = [line for line in curl_commands["sh"] if "/slow" in line]
+    in_background = [(line, start(line)) for line in slow]
+    for line in curl_commands["sh"]:
+        if line not in slow:
+            check(line, start(line))
+    for line, curl in in_background:
+        check(line, curl)
 
 
 # --- Code --------------------------------------------------------------------------------

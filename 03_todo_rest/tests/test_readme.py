@@ -231,8 +231,9 @@ def client_session() -> list[tuple[list[str], list[str]]]:
     return session
 
 
-def test_readme_client_session_prints_what_is_shown(fresh_server, run_client):
+def test_readme_client_session_prints_what_is_shown(fresh_server, run_client_in_process):
+    # In this process: test_client.py checks that it prints what `python client.py` prints.
     for arguments, expected_lines in client_session():
-        result = run_client(fresh_server, *arguments)
+        result = run_client_in_process(fresh_server, *arguments)
         printed = [line.rstrip() for line in (result.stdout + result.stderr).splitlines()]
         assert printed == expected_lines, f"python client.py {shlex.join(arguments)}"

@@ -7,6 +7,7 @@
   and `server_on` to start it on a given SQLite file (twice, for the restart test).
 """
 
+import io
 import os
 import socket
 import subprocess
@@ -126,13 +127,20 @@ def unused_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+# The client runs in these tests wide, so that rich never wraps a line or a table, and
+# without the shell's variables that would change what it does (with FORCE_COLOR, say,
+# rich prints colour codes even into a pipe).
+CLIENT_COLUMNS = "200"
+CLIENT_VARIABLES_TO_REMOVE = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
 @pytest.fixture
 def run_client() -> Callable[..., subprocess.CompletedProcess]:
     """Runs `python client.py --base-url URL ARGS...` in client/, as a learner would."""
     environment = dict(os.environ)
-    # Not a terminal, so rich prints plain text; wide, so it never wraps a line or a table.
-    environment.update(COLUMNS="200", PYTHONIOENCODING="utf-8")
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+    # Not a terminal, so rich prints plain text.
+    environment.update(COLUMNS=CLIENT_COLUMNS, PYTHONIOENCODING="utf-8")
+    for name in CLIENT_VARIABLES_TO_REMOVE:
         environment.pop(name, None)
 
     def run(base_url: str, *args: str) -> subprocess.CompletedProcess:
@@ -145,6 +153,38 @@ def run_client() -> Callable[..., subprocess.CompletedProcess]:
             encoding="utf-8",
             timeout=60,
         )
+
+    return run
+
+
+@pytest.fixture
+def run_client_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., subprocess.CompletedProcess]:
+    """Calls the client's main() in this process with what `run_client` passes to the
+    program, and returns what `run_client` returns: the exit code and the output.
+
+    Much faster than a new Python that imports requests and rich again for every case;
+    test_client.py checks that both print exactly the same.
+    """
+    monkeypatch.setenv("COLUMNS", CLIENT_COLUMNS)
+    for name in CLIENT_VARIABLES_TO_REMOVE:
+        monkeypatch.delenv(name, raising=False)
+    # Not a terminal, like run_client's stdin: nobody there to answer a question.
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+
+    def run(base_url: str, *args: str) -> subprocess.CompletedProcess:
+        # Imported here, not at the top: the root conftest.py swaps each step's modules in.
+        from client import main
+
+        argv = ["--base-url", base_url, *args]
+        capsys.readouterr()  # so that the result holds this run's output only
+        try:
+            returncode = main(argv)
+        except SystemExit as exiting:  # argparse exits with code 2 on a wrong command line
+            returncode = exiting.code
+        output = capsys.readouterr()
+        return subprocess.CompletedProcess(["client.py", *argv], returncode, output.out, output.err)
 
     return run
 

@@ -1,8 +1,11 @@
-"""The todo command line against the real server, run the way a learner runs it.
+"""The todo command line against the real server, over real HTTP.
 
-Most tests start `python client.py ...` as a process and check its exit code and what it
-prints; a few call the client's code directly where a test has to step in between two
-requests (a change made by someone else) or fake a broken server.
+The first two tests start `python client.py ...` as a process, the way a learner runs it,
+and the second one checks that the client's main(), called in this process, prints exactly
+what that program prints. So the other tests call main() in this process: the same exit
+code and output, without starting Python and importing requests and rich for every case.
+A few call the client's code directly where a test has to step in between two requests (a
+change made by someone else) or fake a broken server.
 """
 
 import io
@@ -75,50 +78,74 @@ def test_add_prints_the_new_todo_and_list_shows_it(server_url, run_client):
     assert caption(listed.stdout) == "1 todo"
 
 
-def test_list_of_no_todos_says_so(server_url, run_client):
-    result = run_client(server_url, "list")
+@pytest.mark.parametrize(
+    ("command", "exit_code"),
+    [(["list"], 0), (["done", "999"], 1), (["rm", "seven"], 2)],
+    ids=["a table", "an error", "a usage message"],
+)
+def test_main_in_this_process_prints_what_the_program_prints(
+    server_url, run_client, run_client_in_process, command, exit_code
+):
+    create_todo(server_url, "walk the dog", completed=True, order=2)
+    create_todo(server_url, "buy [bold]milk[/bold]")
+
+    program = run_client(server_url, *command)
+    in_process = run_client_in_process(server_url, *command)
+
+    # A table, an error sentence from the client, and argparse's usage message: the same
+    # text and exit code, so the tests below can run the client in this process.
+    assert program.returncode == exit_code, program.stderr
+    assert (in_process.returncode, in_process.stdout, in_process.stderr) == (
+        program.returncode,
+        program.stdout,
+        program.stderr,
+    )
+
+
+def test_list_of_no_todos_says_so(server_url, run_client_in_process):
+    result = run_client_in_process(server_url, "list")
 
     assert result.returncode == 0
     assert result.stdout.startswith("There are no todos.")
 
 
-def test_a_title_is_shown_as_typed_not_as_rich_markup(server_url, run_client):
-    added = run_client(server_url, "add", "buy [bold]milk[/bold]")
-    listed = run_client(server_url, "list")
+def test_a_title_is_shown_as_typed_not_as_rich_markup(server_url, run_client_in_process):
+    added = run_client_in_process(server_url, "add", "buy [bold]milk[/bold]")
+    listed = run_client_in_process(server_url, "list")
 
     assert "buy [bold]milk[/bold]" in added.stdout
     assert "buy [bold]milk[/bold]" in listed.stdout
 
 
-def test_done_and_undo_flip_completed(server_url, run_client):
+def test_done_and_undo_flip_completed(server_url, run_client_in_process):
     todo = create_todo(server_url, "walk the dog")
 
-    done = run_client(server_url, "done", str(todo["id"]))
+    done = run_client_in_process(server_url, "done", str(todo["id"]))
 
     assert (done.returncode, done.stdout) == (0, f"Todo {todo['id']} is done.\n")
     assert fetch_todo(server_url, todo["id"])["completed"] is True
-    listed = run_client(server_url, "list")
+    listed = run_client_in_process(server_url, "list")
     assert cells(row_of(listed.stdout, "walk the dog"))[1] == "[x]"
 
-    undone = run_client(server_url, "undo", str(todo["id"]))
+    undone = run_client_in_process(server_url, "undo", str(todo["id"]))
 
     assert (undone.returncode, undone.stdout) == (0, f"Todo {todo['id']} is open again.\n")
     assert fetch_todo(server_url, todo["id"])["completed"] is False
 
 
-def test_done_on_a_done_todo_changes_nothing(server_url, run_client):
+def test_done_on_a_done_todo_changes_nothing(server_url, run_client_in_process):
     todo = create_todo(server_url, "walk the dog", completed=True)
 
-    result = run_client(server_url, "done", str(todo["id"]))
+    result = run_client_in_process(server_url, "done", str(todo["id"]))
 
     assert (result.returncode, result.stdout) == (0, f"Todo {todo['id']} was already done.\n")
     assert fetch_todo(server_url, todo["id"])["version"] == todo["version"]
 
 
-def test_rename_changes_the_title(server_url, run_client):
+def test_rename_changes_the_title(server_url, run_client_in_process):
     todo = create_todo(server_url, "walk the dog", completed=True)
 
-    result = run_client(server_url, "rename", str(todo["id"]), "walk the cat")
+    result = run_client_in_process(server_url, "rename", str(todo["id"]), "walk the cat")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"Renamed todo {todo['id']}: walk the dog -> walk the cat\n"
@@ -126,11 +153,11 @@ def test_rename_changes_the_title(server_url, run_client):
     assert (renamed["title"], renamed["completed"]) == ("walk the cat", True)
 
 
-def test_rm_deletes_the_todo(server_url, run_client):
+def test_rm_deletes_the_todo(server_url, run_client_in_process):
     kept = create_todo(server_url, "buy milk")
     todo = create_todo(server_url, "walk the dog")
 
-    result = run_client(server_url, "rm", str(todo["id"]))
+    result = run_client_in_process(server_url, "rm", str(todo["id"]))
 
     assert (result.returncode, result.stdout) == (0, f"Deleted todo {todo['id']}: walk the dog\n")
     response = requests.get(f"{server_url}/todos/{todo['id']}", timeout=TIMEOUT)
@@ -138,20 +165,20 @@ def test_rm_deletes_the_todo(server_url, run_client):
     assert fetch_todo(server_url, kept["id"])["title"] == "buy milk"
 
 
-def test_clear_yes_deletes_every_todo(server_url, run_client):
+def test_clear_yes_deletes_every_todo(server_url, run_client_in_process):
     for title in ("walk the dog", "buy milk"):
         create_todo(server_url, title)
 
-    result = run_client(server_url, "clear", "--yes")
+    result = run_client_in_process(server_url, "clear", "--yes")
 
     assert (result.returncode, result.stdout) == (0, "Deleted every todo.\n")
     assert requests.get(f"{server_url}/todos", timeout=TIMEOUT).json() == []
 
 
-def test_clear_refuses_without_yes_when_nobody_can_answer(server_url, run_client):
+def test_clear_refuses_without_yes_when_nobody_can_answer(server_url, run_client_in_process):
     create_todo(server_url, "walk the dog")
 
-    result = run_client(server_url, "clear")  # stdin is not a terminal
+    result = run_client_in_process(server_url, "clear")  # stdin is not a terminal
 
     assert result.returncode != 0
     assert result.stderr == (
@@ -169,24 +196,26 @@ class TerminalInput(io.StringIO):
 
 
 @pytest.mark.parametrize(("answer", "todos_left"), [("y\n", 0), ("n\n", 2), ("\n", 2)])
-def test_clear_asks_first_in_a_terminal(server_url, monkeypatch, capsys, answer, todos_left):
+def test_clear_asks_first_in_a_terminal(
+    server_url, run_client_in_process, monkeypatch, answer, todos_left
+):
     for title in ("walk the dog", "buy milk"):
         create_todo(server_url, title)
     monkeypatch.setattr("sys.stdin", TerminalInput(answer))
 
-    exit_code = client.main(["--base-url", server_url, "clear"])
+    result = run_client_in_process(server_url, "clear")
 
-    assert exit_code == 0
-    assert "Delete all 2 todos?" in capsys.readouterr().out
+    assert result.returncode == 0
+    assert "Delete all 2 todos?" in result.stdout
     assert len(requests.get(f"{server_url}/todos", timeout=TIMEOUT).json()) == todos_left
 
 
-def test_list_filters_done_and_open(server_url, run_client):
+def test_list_filters_done_and_open(server_url, run_client_in_process):
     create_todo(server_url, "walk the dog", completed=True)
     create_todo(server_url, "buy milk")
 
-    done = run_client(server_url, "list", "--done")
-    still_open = run_client(server_url, "list", "--open")
+    done = run_client_in_process(server_url, "list", "--done")
+    still_open = run_client_in_process(server_url, "list", "--open")
 
     assert "walk the dog" in done.stdout and "buy milk" not in done.stdout
     assert caption(done.stdout) == "1 done todo"
@@ -194,15 +223,15 @@ def test_list_filters_done_and_open(server_url, run_client):
     assert caption(still_open.stdout) == "1 open todo"
 
 
-def test_list_with_nothing_matching_says_so(server_url, run_client):
+def test_list_with_nothing_matching_says_so(server_url, run_client_in_process):
     create_todo(server_url, "walk the dog")
 
-    result = run_client(server_url, "list", "--done")
+    result = run_client_in_process(server_url, "list", "--done")
 
     assert (result.returncode, result.stdout) == (0, "There are no done todos.\n")
 
 
-def test_list_follows_the_pages_to_show_every_todo(server_url, run_client):
+def test_list_follows_the_pages_to_show_every_todo(server_url, run_client_in_process):
     titles = [f"todo number {number}" for number in range(1, 151)]
     for title in titles:
         create_todo(server_url, title)
@@ -210,7 +239,7 @@ def test_list_follows_the_pages_to_show_every_todo(server_url, run_client):
     assert len(first_page.json()) == 100  # so the client had to follow Link: rel="next"
     assert "next" in first_page.links
 
-    result = run_client(server_url, "list")
+    result = run_client_in_process(server_url, "list")
 
     assert result.returncode == 0, result.stderr
     for title in titles:
@@ -222,20 +251,20 @@ def test_list_follows_the_pages_to_show_every_todo(server_url, run_client):
     "command",
     [["done", "999"], ["undo", "999"], ["rename", "999", "walk the cat"], ["rm", "999"]],
 )
-def test_an_unknown_id_is_one_sentence(server_url, run_client, command):
-    result = run_client(server_url, *command)
+def test_an_unknown_id_is_one_sentence(server_url, run_client_in_process, command):
+    result = run_client_in_process(server_url, *command)
 
     assert result.returncode != 0
     assert (result.stdout, result.stderr) == ("", "No todo 999.\n")
 
 
 @pytest.mark.parametrize("command", [["add", ""], ["add", "   "], ["rename", "{id}", " "]])
-def test_an_empty_title_shows_the_servers_explanation(server_url, run_client, command):
+def test_an_empty_title_shows_the_servers_explanation(server_url, run_client_in_process, command):
     todo = create_todo(server_url, "walk the dog")
     refused = requests.post(f"{server_url}/todos", json={"title": ""}, timeout=TIMEOUT)
     assert refused.status_code == 400
 
-    result = run_client(server_url, *(part.format(id=todo["id"]) for part in command))
+    result = run_client_in_process(server_url, *(part.format(id=todo["id"]) for part in command))
 
     assert result.returncode != 0
     assert result.stderr == refused.json()["detail"] + "\n"
@@ -243,8 +272,8 @@ def test_an_empty_title_shows_the_servers_explanation(server_url, run_client, co
 
 
 @pytest.mark.parametrize("command", ["done", "undo", "rm"])
-def test_an_id_must_be_a_whole_number(server_url, run_client, command):
-    result = run_client(server_url, command, "seven")
+def test_an_id_must_be_a_whole_number(server_url, run_client_in_process, command):
+    result = run_client_in_process(server_url, command, "seven")
 
     assert result.returncode != 0
     assert "ID must be a whole number, like 7." in result.stderr
@@ -252,8 +281,10 @@ def test_an_id_must_be_a_whole_number(server_url, run_client, command):
 
 
 @pytest.mark.parametrize("command", [["list"], ["add", "walk the dog"], ["done", "7"]])
-def test_no_server_listening_is_one_sentence_on_how_to_start_it(unused_url, run_client, command):
-    result = run_client(unused_url, *command)
+def test_no_server_listening_is_one_sentence_on_how_to_start_it(
+    unused_url, run_client_in_process, command
+):
+    result = run_client_in_process(unused_url, *command)
 
     assert result.returncode != 0
     assert result.stdout == ""
@@ -269,12 +300,12 @@ def test_a_server_that_does_not_answer_in_time_is_one_sentence():
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        api = client.TodoApi(url, timeout=0.5)
+        api = client.TodoApi(url, timeout=0.1)  # short: the test waits this long
 
         with pytest.raises(client.TodoClientError) as error:
             api.list_todos()
 
-    assert str(error.value) == f"The todo server at {url} did not answer within 0.5 seconds."
+    assert str(error.value) == f"The todo server at {url} did not answer within 0.1 seconds."
 
 
 class NotTodoHandler(BaseHTTPRequestHandler):
@@ -297,15 +328,16 @@ def other_server(request) -> Iterator[str]:
     """A server on a free port that answers every GET with HTML; yields its URL."""
     handler = type("Handler", (NotTodoHandler,), {"status": request.param})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits until serve_forever() next looks at its flag: every 0.05 s, not 0.5 s.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 
 
-def test_a_server_that_is_not_the_todo_server_is_one_sentence(other_server, run_client):
-    result = run_client(other_server, "list")
+def test_a_server_that_is_not_the_todo_server_is_one_sentence(other_server, run_client_in_process):
+    result = run_client_in_process(other_server, "list")
 
     assert result.returncode != 0
     assert result.stderr.endswith("is --base-url the address of the todo server?\n")
@@ -334,7 +366,9 @@ def test_a_change_from_a_stale_copy_is_refused_and_overwrites_nothing(server_url
     assert fetch_todo(server_url, todo["id"])["title"] == "walk the cat"
 
 
-def test_done_reports_a_change_made_between_its_read_and_its_write(server_url, monkeypatch, capsys):
+def test_done_reports_a_change_made_between_its_read_and_its_write(
+    server_url, run_client_in_process, monkeypatch
+):
     todo = create_todo(server_url, "walk the dog")
     read_todo = client.TodoApi.get
 
@@ -344,12 +378,11 @@ def test_done_reports_a_change_made_between_its_read_and_its_write(server_url, m
         return result
 
     monkeypatch.setattr(client.TodoApi, "get", get_then_someone_else_renames)
-    monkeypatch.setenv("COLUMNS", "200")
 
-    exit_code = client.main(["--base-url", server_url, "done", str(todo["id"])])
+    result = run_client_in_process(server_url, "done", str(todo["id"]))
 
-    assert exit_code != 0
-    assert capsys.readouterr().err == (
+    assert result.returncode != 0
+    assert result.stderr == (
         f"Todo {todo['id']} was changed by someone else since it was read; "
         "nothing was changed. Run the command again.\n"
     )

@@ -6,6 +6,7 @@ of a lesson. The servers run here in a copy of the workshop, so that no learner'
 gets a todo from the tests.
 """
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -68,3 +69,43 @@ def test_workshop_diff_shows_no_database_or_cache(workshop_after_a_run, old, new
     runtime = [name for name in changed if "instance/" in name or "__pycache__" in name]
     assert not runtime, f"runtime files in the diff: {runtime}"
     assert "server/app.py" in changed, "the diff itself is there"
+
+
+READMES = [*sorted(ROOT.glob("*/README.md")), ROOT / "README.md"]
+# The files a README's command writes: a TODO_DB file (in the server folder the command runs
+# in) and the slides' PDF (from the repository's folder).
+WRITTEN = [
+    (readme.parent / "server" / name if setting == "TODO_DB" else ROOT / name)
+    for readme in READMES
+    for setting, name in re.findall(
+        r"(TODO_DB|--print-to-pdf)=([\w./-]+)", readme.read_text(encoding="utf-8")
+    )
+]
+
+
+def test_what_the_readme_commands_write_is_ignored_by_git():
+    assert len(WRITTEN) >= 3, "the READMEs' commands were not found"
+    for path in WRITTEN:
+        relative = path.relative_to(ROOT).as_posix()
+        ignored = subprocess.run(["git", "check-ignore", "--quiet", relative], cwd=ROOT)
+        assert ignored.returncode == 0, (
+            f"git would show {relative}, which a README's command writes"
+        )
+
+
+def test_server_commands_for_a_laptop_keep_to_127_0_0_1():
+    # Anyone on the venue's Wi-Fi could reach a server on 0.0.0.0 (every interface).
+    commands = [
+        line
+        for readme in READMES
+        for block in re.findall(
+            r"^```\w*\n(.*?)^```", readme.read_text(encoding="utf-8"), re.S | re.M
+        )
+        for line in block.splitlines()
+        if re.match(r"(python -m )?(flask run|gunicorn|granian)\b", line)
+    ]
+    assert any(line.startswith("gunicorn") for line in commands), "the commands were not found"
+    for line in commands:
+        assert "0.0.0.0" not in line, line
+        if line.startswith(("gunicorn", "granian")):  # their configuration says 0.0.0.0
+            assert "127.0.0.1" in line, f"{line}: give it --bind 127.0.0.1:8000"

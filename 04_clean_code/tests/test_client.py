@@ -340,7 +340,10 @@ def test_a_server_that_is_not_the_todo_server_is_one_sentence(other_server, run_
     result = run_client_in_process(other_server, "list")
 
     assert result.returncode != 0
-    assert result.stderr.endswith("is --base-url the address of the todo server?\n")
+    assert result.stderr.endswith(
+        "so it is not the todo server. "
+        "Is another server (one from another step?) still running on that port?\n"
+    )
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
 

@@ -74,7 +74,7 @@ class TodoApi:
             response = self._send("GET", next_url, params=params)
             page = self._json(response)
             if not isinstance(page, list):
-                raise self._unexpected()
+                raise self._not_the_todo_server()
             todos.extend(self._checked_todo(todo) for todo in page)
             link = response.links.get("next", {}).get("url")
             next_url = urljoin(response.url, link) if link else None
@@ -86,7 +86,7 @@ class TodoApi:
         response = self._send("GET", f"{self.base_url}/todos", params={"limit": 1})
         total = response.headers.get("X-Total-Count", "")
         if not total.isdigit():
-            raise self._unexpected()
+            raise self._not_the_todo_server()
         return int(total)
 
     def create(self, title: str, order: int | None = None) -> Todo:
@@ -161,10 +161,7 @@ class TodoApi:
         if status == 404 and todo_id is not None:
             raise TodoNotFound(f"No todo {todo_id}.")
         if status == 404:
-            raise TodoClientError(
-                f"The server at {self.base_url} has no /todos; "
-                "is --base-url the address of the todo server?"
-            )
+            raise self._not_the_todo_server("has no /todos")
         if status == 401:
             raise TodoClientError(
                 f"The todo server at {self.base_url} needs a valid token: pass --token TOKEN "
@@ -203,19 +200,22 @@ class TodoApi:
         try:
             return response.json()
         except ValueError as error:
-            raise self._unexpected() from error
+            raise self._not_the_todo_server() from error
 
     def _checked_todo(self, data: Any) -> Todo:
         """`data` if it looks like a todo; else the server is not the one we expect."""
         if not isinstance(data, dict) or any(field not in data for field in TODO_FIELDS):
-            raise self._unexpected()
+            raise self._not_the_todo_server()
         return data
 
-    def _unexpected(self) -> TodoClientError:
-        """The error for an answer the todo API would never send."""
+    def _not_the_todo_server(
+        self, what_it_did: str = "sent an answer the todo API never sends"
+    ) -> TodoClientError:
+        """The error for a server that answers, but is not a todo server."""
+        # Most often a server from another step, still running on the same port.
         return TodoClientError(
-            f"The server at {self.base_url} sent an answer that is not what the todo API sends; "
-            "is --base-url the address of the todo server?"
+            f"The server at {self.base_url} {what_it_did}, so it is not the todo server. "
+            "Is another server (one from another step?) still running on that port?"
         )
 
 

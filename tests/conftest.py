@@ -56,7 +56,7 @@ class ReferenceServer:
 
     step: str  # the step folder, e.g. "03_todo_rest"
     command: tuple[str, ...]
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)  # a dict: not hashable
     variant: str = ""  # tells apart two servers of one step, e.g. "postgres"
     production: bool = False  # serves the production additions, so runs their tests too
     root: Path = ROOT  # the workshop folder that holds the step: this one, or a copy of it

@@ -112,7 +112,11 @@ def test_describes_every_route_of_the_contract_and_no_other(openapi_document, op
     assert described == CONTRACT_ROUTES | ROUTES_ADDED_BY_STEP[openapi_step.step]
 
 
-@pytest.mark.parametrize(("path", "method"), CONTRACT_STATUSES, ids="{0[0]} {0[1]}".format)
+@pytest.mark.parametrize(
+    ("path", "method"),
+    CONTRACT_STATUSES,
+    ids=[f"{method} {path}" for path, method in CONTRACT_STATUSES],
+)
 def test_documents_every_status_of_each_operation(openapi_document, openapi_step, path, method):
     documented = set(openapi_document["paths"][path][method]["responses"])
     assert documented == statuses_of(openapi_step.step, path, method)

@@ -5,8 +5,10 @@
 - repository: `repository`, once per kind of storage, so that one suite checks them all;
 - the whole server, started as a learner does: `live_server`, `server_url`, `fresh_server`,
   and `server_on` to start it on a given SQLite file (twice, for the restart test);
-- PostgreSQL: `postgres_url`, `postgres_database` and `database_url` (see `postgres_url`);
-- the image's command: `dockerfile`, `image_command`, `server_environment`, `start_server`.
+- PostgreSQL: `postgres_url`, `postgres_database` and `database_url` (see `postgres_url`),
+  and `module_postgres_database` for a server that a whole test module shares;
+- the image's command: `dockerfile`, `image_command`, `server_environment`, `start_server`,
+  and `start_module_server` to share one server between the tests of a module.
 
 Docker cannot be assumed on every machine that runs the tests, so the tests run what the
 image runs, on this machine: the Dockerfile's CMD, in server/, with this virtualenv's
@@ -372,13 +374,9 @@ def with_search_path(url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@pytest.fixture
-def postgres_database(postgres_url: str) -> Iterator[str]:
-    """A DATABASE_URL whose todos live in a new, empty schema, dropped after the test.
-
-    Every test gets its own schema, so tests never see each other's todos, and running
-    them twice, or two runs at once, is safe.
-    """
+@contextmanager
+def new_schema(postgres_url: str) -> Iterator[str]:
+    """A DATABASE_URL whose todos live in a new, empty schema, dropped when the block ends."""
     import psycopg
     from psycopg import sql
 
@@ -390,6 +388,24 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A DATABASE_URL whose todos live in a new, empty schema, dropped after the test.
+
+    Every test gets its own schema, so tests never see each other's todos, and running
+    them twice, or two runs at once, is safe.
+    """
+    with new_schema(postgres_url) as database_url:
+        yield database_url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_database(postgres_url: str) -> Iterator[str]:
+    """Like `postgres_database`, for the tests of one module together: dropped after them."""
+    with new_schema(postgres_url) as database_url:
+        yield database_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -492,21 +508,18 @@ def server_environment(tmp_path: Path) -> dict[str, str]:
     return environment
 
 
-@pytest.fixture
-def start_server(
-    image_command: list[str], server_environment: dict[str, str], tmp_path: Path
+@contextmanager
+def image_command_servers(
+    image_command: list[str], server_environment: dict[str, str], folder: Path
 ) -> Iterator[Callable[..., RunningServer]]:
-    """Starts the image's command in server/ on a free port; stops every server it started.
-
-    `start_server(DATABASE_URL=..., WEB_CONCURRENCY="4")` sets environment variables; a
-    server on a SQLite file in the test's temporary folder is the default.
-    """
+    """`start(**variables)` starts the image's command in server/ on a free port, its log
+    in `folder`; every server it started stops when the block ends."""
     servers: list[RunningServer] = []
 
     def start(**variables: str) -> RunningServer:
         port = free_port()
         environment = {**server_environment, **variables, "PORT": str(port)}
-        log_path = tmp_path / f"server-{len(servers) + 1}.log"
+        log_path = folder / f"server-{len(servers) + 1}.log"
         # The output goes to a file: a pipe nobody reads fills up and blocks the server.
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
@@ -523,6 +536,35 @@ def start_server(
         wait_until_serving(server)
         return server
 
-    yield start
-    for server in servers:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def start_server(
+    image_command: list[str], server_environment: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., RunningServer]]:
+    """Starts the image's command in server/ on a free port; stops every server it started.
+
+    `start_server(DATABASE_URL=..., WEB_CONCURRENCY="4")` sets environment variables; a
+    server on a SQLite file in the test's temporary folder is the default.
+    """
+    with image_command_servers(image_command, server_environment, tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_server(
+    image_command: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., RunningServer]]:
+    """Like `start_server`, for servers that the tests of one module share: they stop after
+    the module's last test. A SQLite file in the module's temporary folder is the default."""
+    folder = tmp_path_factory.mktemp("module-servers")
+    environment = environment_without_shell_settings()
+    environment["DATABASE_URL"] = f"sqlite:///{folder / 'server.sqlite3'}"
+    environment["PYTHONUNBUFFERED"] = "1"
+    with image_command_servers(image_command, environment, folder) as start:
+        yield start

@@ -23,10 +23,29 @@ def post_todo(base_url: str, title: str) -> requests.Response:
     return requests.post(f"{base_url}/todos", json={"title": title}, timeout=TIMEOUT)
 
 
-def test_serves_the_api_with_several_workers(start_server, database_url):
-    """Every worker answers from the same database: each todo is seen by every request."""
-    server = start_server(DATABASE_URL=database_url, WEB_CONCURRENCY="4")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def four_workers(request: pytest.FixtureRequest, start_module_server, tmp_path_factory):
+    """The image's command with four workers, on each database the image supports.
 
+    One server per database for the tests below, which starts and stops once: each test
+    deletes every todo first (`server`), so no test sees another's todos.
+    """
+    if request.param == "postgres":
+        database_url = request.getfixturevalue("module_postgres_database")
+    else:
+        database_url = f"sqlite:///{tmp_path_factory.mktemp('four-workers') / 'todos.sqlite3'}"
+    return start_module_server(DATABASE_URL=database_url, WEB_CONCURRENCY="4")
+
+
+@pytest.fixture
+def server(four_workers):
+    """The shared server with four workers, holding no todo."""
+    requests.delete(f"{four_workers.url}/todos", timeout=TIMEOUT).raise_for_status()
+    return four_workers
+
+
+def test_serves_the_api_with_several_workers(server):
+    """Every worker answers from the same database: each todo is seen by every request."""
     assert requests.get(f"{server.url}/health", timeout=TIMEOUT).json() == {"status": "ok"}
     ready = requests.get(f"{server.url}/ready", timeout=TIMEOUT)
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
@@ -54,9 +73,8 @@ def test_listens_on_every_interface_with_the_workers_asked_for(start_server):
     assert server.log().count("Booting worker with pid") == 3
 
 
-def test_racing_writers_across_workers_one_wins(start_server, database_url):
+def test_racing_writers_across_workers_one_wins(server):
     """Two clients editing the same version of a todo: one wins, the others get 409."""
-    server = start_server(DATABASE_URL=database_url, WEB_CONCURRENCY="4")
     todo = post_todo(server.url, "race").json()
 
     def rename(number: int) -> requests.Response:
@@ -69,9 +87,8 @@ def test_racing_writers_across_workers_one_wins(start_server, database_url):
     assert requests.get(todo["url"], timeout=TIMEOUT).json()["version"] == 2
 
 
-def test_writes_at_once_get_different_ids(start_server, database_url):
+def test_writes_at_once_get_different_ids(server):
     """Workers creating todos at the same moment never hand out the same id."""
-    server = start_server(DATABASE_URL=database_url, WEB_CONCURRENCY="4")
     with ThreadPoolExecutor(max_workers=8) as pool:
         created = list(pool.map(lambda n: post_todo(server.url, f"at once {n}"), range(24)))
     assert [response.status_code for response in created] == [201] * 24

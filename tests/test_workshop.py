@@ -87,13 +87,14 @@ def server_from_workshop_run(workshop_run, tmp_path) -> Iterator[str]:
         yield base_url
 
 
-@pytest.fixture
-def step_05_server_with_a_token(workshop_run, tmp_path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def step_05_server_with_a_token(workshop_run, tmp_path_factory) -> Iterator[str]:
     """Step 05's server, started with `python -m workshop run 05` and API_TOKEN=TOKEN."""
+    folder = tmp_path_factory.mktemp("step-05")
     env = {name: value for name, value in os.environ.items() if not name.startswith("API_")}
-    env["DATABASE_URL"] = f"sqlite:///{(tmp_path / 'todos.sqlite3').as_posix()}"
+    env["DATABASE_URL"] = f"sqlite:///{(folder / 'todos.sqlite3').as_posix()}"
     env["API_TOKEN"] = TOKEN
-    with workshop_run("05", tmp_path, env) as base_url:
+    with workshop_run("05", folder, env) as base_url:
         yield base_url
 
 
@@ -194,7 +195,19 @@ def collected(*arguments: str) -> int:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return int(re.search(r"^(\d+) tests? collected", result.stdout, re.MULTILINE)[1])
+    # "54 tests collected", or with -k "387/1596 tests collected (1209 deselected)"
+    return int(re.search(r"^(\d+)(/\d+)? tests? collected", result.stdout, re.MULTILINE)[1])
+
+
+CONTRACT = sorted(
+    path.relative_to(ROOT).as_posix() for path in ROOT.glob("tests/test_todo_contract_*")
+)
+
+
+@pytest.fixture(scope="module")
+def core_tests() -> int:
+    """How many tests the core contract has: the ones the suite runs on step 03's server."""
+    return collected(*CONTRACT, "-k", "03_todo_rest")
 
 
 @dataclass
@@ -206,14 +219,20 @@ class Verdict:
 
 
 @pytest.fixture(scope="module")
-def core_verdict_on_03(workshop_run, tmp_path_factory) -> Verdict:
-    """`verify 03 --base-url ADDRESS` against step 03's server: run once, for the tests below.
+def verdict_on_05_with_a_token(step_05_server_with_a_token) -> Verdict:
+    """`verify 05 --base-url ADDRESS --production` with TODO_API_TOKEN set, against step 05's
+    server with that API_TOKEN: run once, for the tests below.
 
     The address has no http://, as a learner may type it.
     """
-    with workshop_run("03", tmp_path_factory.mktemp("verify-03")) as base_url:
-        result = workshop("verify", "03", "--base-url", base_url.removeprefix("http://"))
-        return Verdict(result, requests.get(f"{base_url}/todos", timeout=5).json())
+    base_url = step_05_server_with_a_token
+    result = workshop_with(
+        sys.executable,
+        *("verify", "05", "--base-url", base_url.removeprefix("http://"), "--production"),
+        TODO_API_TOKEN=TOKEN,
+    )
+    with_token = {"Authorization": f"Bearer {TOKEN}"}
+    return Verdict(result, requests.get(f"{base_url}/todos", headers=with_token, timeout=5).json())
 
 
 def test_verify_runs_the_tests_of_a_step_without_a_todo_api():
@@ -223,7 +242,7 @@ def test_verify_runs_the_tests_of_a_step_without_a_todo_api():
     assert sum(tally(result).values()) == collected("01_hello_world/tests")
 
 
-def test_verify_runs_a_todo_step_tests_and_the_contract_on_its_server(core_verdict_on_03):
+def test_verify_runs_a_todo_step_tests_and_the_contract_on_its_server(core_tests):
     # One todo step is enough: verify builds the same arguments for 04 and 05, and the root
     # suite runs their tests and the contract on their servers itself.
     result = workshop("verify", "03")
@@ -231,35 +250,22 @@ def test_verify_runs_a_todo_step_tests_and_the_contract_on_its_server(core_verdi
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "against the reference server of 03_todo_rest" in result.stdout
     # The step's own tests, and every core contract test once: on 03's server alone.
-    core = sum(tally(core_verdict_on_03.result).values())
-    assert sum(tally(result).values()) == collected("03_todo_rest/tests") + core
+    assert sum(tally(result).values()) == collected("03_todo_rest/tests") + core_tests
 
 
-def test_verify_with_an_address_grades_the_core_contract_and_cleans_up(core_verdict_on_03):
-    # Step 03 serves the core only: it passes because the production tests are left out.
-    result = core_verdict_on_03.result
+def test_verify_with_an_address_a_token_and_production_runs_everything(
+    verdict_on_05_with_a_token, core_tests
+):
+    result = verdict_on_05_with_a_token.result
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "the core contract (add --production" in result.stdout
-    assert re.fullmatch(r"[1-9]\d* passed, 0 failed", result.stdout.strip().splitlines()[-1])
-    assert core_verdict_on_03.todos_after == []  # the todos the checks made are gone
+    assert "the core contract and the production additions" in result.stdout
+    assert tally(result)["passed"] > core_tests  # the production tests ran too
+    assert TOKEN not in result.stdout + result.stderr
 
 
-def test_verify_with_production_and_a_token_adds_the_production_tests(
-    step_05_server_with_a_token, core_verdict_on_03
-):
-    everything = workshop_with(
-        sys.executable,
-        *("verify", "05", "--base-url", step_05_server_with_a_token, "--production"),
-        TODO_API_TOKEN=TOKEN,
-    )
-
-    assert everything.returncode == 0, everything.stdout[-3000:] + everything.stderr[-3000:]
-    assert "the core contract and the production additions" in everything.stdout
-    # With --base-url, which tests run does not depend on the server: the core-only run
-    # against 03 ran every core test, so passing more means the production tests ran too.
-    assert tally(everything)["passed"] > sum(tally(core_verdict_on_03.result).values())
-    assert TOKEN not in everything.stdout + everything.stderr
+def test_verify_with_an_address_deletes_the_todos_it_made(verdict_on_05_with_a_token):
+    assert verdict_on_05_with_a_token.todos_after == []
 
 
 @pytest.mark.parametrize(
@@ -322,11 +328,14 @@ def test_verify_production_without_a_url_says_it_goes_with_one():
 
 
 def test_verify_against_a_wrong_server_names_expected_and_actual_status(
-    server_that_answers_post_with_200,
+    server_that_answers_post_with_200, core_tests
 ):
     result = workshop("verify", "03", "--base-url", server_that_answers_post_with_200)
 
     assert result.returncode == 1
+    # Without --production, the core contract alone: every core test, and no other.
+    assert "the core contract (add --production" in result.stdout
+    assert sum(tally(result).values()) == core_tests
     assert "Expected status 201, got 200" in result.stdout
     assert f"POST {server_that_answers_post_with_200}/todos" in result.stdout
     assert "more tests failed the same way" in result.stdout

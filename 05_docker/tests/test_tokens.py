@@ -167,14 +167,15 @@ def test_tokens_come_from_the_environment(start_server):
         assert token not in log
 
 
-def test_the_client_sends_its_token(start_server, run_client):
+def test_the_client_sends_its_token(start_server, run_client_in_process):
     """client.py --token (or TODO_API_TOKEN) reaches a server with tokens; without, one sentence."""
     server = start_server(API_TOKEN=WRITE_TOKEN, API_READ_TOKEN=READ_TOKEN)
+    cli = run_client_in_process  # main() in this process: test_client.py shows it is the same
 
-    added = run_client(server.url, "--token", WRITE_TOKEN, "add", "walk", "the", "dog")
-    listed = run_client(server.url, "--token", READ_TOKEN, "list")
-    refused = run_client(server.url, "--token", READ_TOKEN, "done", "1")
-    without = run_client(server.url, "list")
+    added = cli(server.url, "--token", WRITE_TOKEN, "add", "walk", "the", "dog")
+    listed = cli(server.url, "--token", READ_TOKEN, "list")
+    refused = cli(server.url, "--token", READ_TOKEN, "done", "1")
+    without = cli(server.url, "list")
 
     assert added.returncode == 0, added.stderr
     assert "walk the dog" in listed.stdout

@@ -23,6 +23,7 @@ here too, the helpers the reference servers use.
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -937,3 +938,19 @@ def openapi_document(openapi_step: ReferenceServer) -> dict:
     if not openapi_step.openapi_path.exists():
         pytest.fail(f"{openapi_step.step} has no openapi.yaml", pytrace=False)
     return yaml.safe_load(openapi_step.openapi_path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """The Chromium (or Chrome) of the browser tests: $CHROMIUM, or one on the PATH.
+
+    Without one, the browser tests skip on a laptop, and fail where REQUIRE_BROWSER=1 (CI).
+    """
+    candidates = [os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]
+    found = next((path for name in candidates if name and (path := shutil.which(name))), None)
+    if found is None:
+        message = "Chromium is not installed (apt-get install chromium, or set CHROMIUM)"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{message}, and REQUIRE_BROWSER=1 asks for it", pytrace=False)
+        pytest.skip(message)
+    return found

@@ -9,7 +9,6 @@ import html
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -280,28 +279,12 @@ def deck(build_result: tuple[subprocess.CompletedProcess, Path]) -> Path:
     return out
 
 
-def find_chromium() -> str | None:
-    """The Chromium (or Chrome) to test with: $CHROMIUM, or one on the PATH."""
-    candidates = [os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]
-    for candidate in candidates:
-        found = candidate and shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
 @pytest.fixture(scope="module")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
-    """Runs headless Chromium on the deck with some options; returns what it printed.
-
-    Without Chromium the browser tests are skipped on a laptop, and fail in CI.
-    """
-    executable = find_chromium()
-    if executable is None:
-        message = "Chromium is not installed (apt-get install chromium, or set CHROMIUM)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def chromium(
+    chromium_executable: str, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., str]:
+    """Runs headless Chromium on the deck with some options; returns what it printed."""
+    executable = chromium_executable
     profile = tmp_path_factory.mktemp("chromium-profile")
 
     def run(*options: str, url: str) -> str:

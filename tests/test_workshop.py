@@ -128,11 +128,13 @@ def test_help_lists_every_subcommand():
     result = workshop("--help")
 
     assert result.returncode == 0
-    for command in ("doctor", "steps", "run", "client", "verify", "diff", "bench"):
+    for command in ("doctor", "steps", "run", "client", "verify", "web", "diff", "bench"):
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["doctor", "steps", "run", "client", "verify", "diff", "bench"])
+@pytest.mark.parametrize(
+    "command", ["doctor", "steps", "run", "client", "verify", "web", "diff", "bench"]
+)
 def test_every_subcommand_has_help(command):
     result = workshop(command, "--help")
 

@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Imported here, once main() has checked the Python version. They import only the
     # standard library when loaded, so that `doctor` runs before anything is installed;
     # what the commands need beyond it (rich, pytest, ...) they import when they run.
-    from workshop import bench, diff, doctor
+    from workshop import bench, diff, doctor, web
 
     doctor_parser = commands.add_parser("doctor", help="check this laptop before the workshop")
     doctor_parser.set_defaults(handler=doctor.main)
@@ -174,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --base-url, check a server that holds todos: the checks delete every todo",
     )
     verify_parser.set_defaults(handler=run_verify)
+
+    web_parser = commands.add_parser(
+        "web",
+        help="serve a todo step's web page, from another origin than the API",
+        description=(
+            "Serves NN_step/client/web on http://127.0.0.1:8080: a page that calls the todo "
+            "API at http://127.0.0.1:8000, from another origin, so CORS is at work. Start "
+            "the API in another terminal with `python -m workshop run NN`."
+        ),
+    )
+    web.add_arguments(web_parser)
+    web_parser.set_defaults(handler=web.main)
 
     diff_parser = commands.add_parser(
         "diff", help="show what a step changed from another, for instructors"

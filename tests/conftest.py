@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -532,10 +533,23 @@ def serving(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """Starts `command`, waits until it serves on `port`, yields its URL, then stops it."""
+    """Starts `command`, waits until it serves on `port`, yields its URL, then stops it.
+
+    It stops as `docker stop` does: SIGTERM, and SIGKILL 10 seconds later. On POSIX the
+    server runs in a process group of its own, so that the SIGKILL reaches its workers too:
+    killed alone, a gunicorn master would leave them running, orphans, until they notice.
+    """
+    posix = os.name == "posix"
     # The output goes to a file: a pipe nobody reads fills up and blocks the server.
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=posix,
+        )
     try:
         wait_until_serving(process, port, log_path, server)
         yield f"http://127.0.0.1:{port}"
@@ -546,6 +560,9 @@ def serving(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if posix:
+            with suppress(ProcessLookupError):  # the group is gone when all of it exited
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 # Test modules cannot import from this file (importlib mode), so they get these as fixtures.

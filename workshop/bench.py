@@ -3,13 +3,14 @@
 It starts step 03's development server (`flask run`, todos in memory) and step 05's app on
 the development server and behind production servers (gunicorn's sync workers, gunicorn's
 threaded workers, granian) with 1, 2 and 4 worker processes, on SQLite and, when one is
-reachable, on PostgreSQL. Each server gets the same 1,000 todos, then the same load:
-several connections that each send a request as soon as the previous answer is back, for
-a fixed time, after a warm-up that is not counted. This is done in rounds (each round
-measures every server once), and the middle round counts, so that another program busy
-for a while cannot spoil one server's numbers. The tables give requests per second, the
-median (p50) and 99th percentile (p99) latency, and each server's speed relative to step
-03's development server.
+reachable, on PostgreSQL. Beside them runs a peer that is not Flask: the same two reads
+written with FastAPI and served by uvicorn (workshop/bench_peer.py), on SQLite. Each server
+gets the same 1,000 todos, then the same load: several connections that each send a
+request as soon as the previous answer is back, for a fixed time, after a warm-up that is
+not counted. This is done in rounds (each round measures every server once), and the
+middle round counts, so that another program busy for a while cannot spoil one server's
+numbers. The tables give requests per second, the median (p50) and 99th percentile (p99)
+latency, and each server's speed relative to step 03's development server.
 
 The load generator runs on the same machine and shares its cores: it is measured too,
 against a server that answers without doing any work, and that ceiling is printed beside
@@ -54,6 +55,11 @@ STARTUP_SECONDS = 30
 ON_WINDOWS = sys.platform == "win32"
 # granian is a contributor's package (requirements-dev.txt); the benchmark runs without it.
 NO_GRANIAN = "granian is not installed (pip install -r requirements-dev.txt)"
+# So is the FastAPI peer, which answers "why not FastAPI?" with a measurement.
+PEER = "FastAPI + uvicorn (peer)"
+NO_PEER = "fastapi or uvicorn is not installed (pip install -r requirements-dev.txt)"
+# It only reads (see workshop/bench_peer.py), and only from SQLite.
+PEER_SCENARIOS = ("read one todo", "list a page")
 # Variables of the outer shell that would change what a server does (a token, say, would
 # turn every request of the benchmark into a 401).
 SERVER_VARIABLES = re.compile(
@@ -128,7 +134,19 @@ def all_setups(servers: list[str], workers: list[int], databases: list[str]) -> 
     return setups
 
 
-SERVER_KINDS = {"sync": "gunicorn sync", "gthread": "gunicorn gthread", "granian": "granian"}
+SERVER_KINDS = {
+    "sync": "gunicorn sync",
+    "gthread": "gunicorn gthread",
+    "granian": "granian",
+    "fastapi": PEER,
+}
+
+
+def scenarios_of(setup: Setup) -> list[Scenario]:
+    """The scenarios a setup is measured on: all of them, but the peer only reads."""
+    if setup.server == PEER:
+        return [scenario for scenario in SCENARIOS if scenario.name in PEER_SCENARIOS]
+    return SCENARIOS
 
 
 def server_command(setup: Setup, port: int, granian_logs: Path) -> list[str]:
@@ -150,6 +168,13 @@ def server_command(setup: Setup, port: int, granian_logs: Path) -> list[str]:
         *("--log-config", str(granian_logs)),
         "app:create_app",
     ]
+
+
+def peer_command(setup: Setup, port: int) -> list[str]:
+    """The command that starts the FastAPI peer, with as many workers as the others get."""
+    # No access log: the peer is the framework alone, and cheaper than step 05 by that line.
+    command = [sys.executable, "-m", "uvicorn", "workshop.bench_peer:app", "--no-access-log"]
+    return [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(setup.workers)]
 
 
 # The logging gunicorn.conf.py sets up, for granian: each request's JSON line on stdout.
@@ -502,6 +527,30 @@ def serving(setup: Setup, options: argparse.Namespace, folder: Path) -> Iterator
         yield port, database_url
 
 
+@contextmanager
+def seeded(
+    setup: Setup, options: argparse.Namespace, folder: Path
+) -> Iterator[tuple[int, list[int]]]:
+    """Starts `setup` with the todos it is measured on; yields its port and their ids.
+
+    The peer cannot create todos: step 05, on its development server, creates the database
+    and the todos as for every other setup, then stays idle while the peer reads them.
+    """
+    writer = Setup("flask run", 1, setup.database) if setup.server == PEER else setup
+    with serving(writer, options, folder) as (port, database_url):
+        ids = seed(port, options.todos, options.connections)
+        if setup.server != PEER:
+            yield port, ids
+            return
+        peer_port = free_port()
+        environment = server_environment(DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+        server_folder = find_step(setup.step).path / "server"
+        with running(
+            peer_command(setup, peer_port), server_folder, environment, "/todos", peer_port
+        ):
+            yield peer_port, ids
+
+
 # --- The ceiling: a server that does no work --------------------------------------------
 
 IDLE_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -564,9 +613,18 @@ def skipped_setups(setups: list[Setup], options: argparse.Namespace) -> dict[Set
             reasons[setup] = "gunicorn does not run on Windows (it runs in the container)"
         elif setup.server == "granian" and importlib.util.find_spec("granian") is None:
             reasons[setup] = NO_GRANIAN
+        elif setup.server == PEER and not peer_installed():
+            reasons[setup] = NO_PEER
         elif setup.database == "postgres" and no_postgres:
             reasons[setup] = no_postgres
+        elif setup.server == PEER and setup.database != "sqlite":
+            reasons[setup] = "the FastAPI peer reads SQLite only"
     return reasons
+
+
+def peer_installed() -> bool:
+    """Whether the FastAPI peer's two packages are installed."""
+    return all(importlib.util.find_spec(package) for package in ("fastapi", "uvicorn"))
 
 
 def progress_bar(console):
@@ -595,7 +653,7 @@ def measure_setups(options: argparse.Namespace, console) -> tuple[list[Row], Mea
     skipped = skipped_setups(setups, options)
     rows = [Row(setup, problem=skipped.get(setup)) for setup in setups]
     to_run = [row for row in rows if row.problem is None]
-    steps = 1 + options.rounds * len(to_run) * len(SCENARIOS)
+    steps = 1 + options.rounds * sum(len(scenarios_of(row.setup)) for row in to_run)
 
     with (
         progress_bar(console) as progress,
@@ -625,16 +683,16 @@ def measure_setups(options: argparse.Namespace, console) -> tuple[list[Row], Mea
 
         for round_number in range(1, options.rounds + 1):
             for row in to_run:
+                scenarios = scenarios_of(row.setup)
                 if row.failed:
-                    done += len(SCENARIOS)
+                    done += len(scenarios)
                     continue
                 what = f"round {round_number}/{options.rounds}, {describe(row.setup)}"
                 progress.update(task, description=f"{what}: starting")
                 done_before = done
                 try:
-                    with serving(row.setup, options, Path(folder)) as (port, _):
-                        ids = seed(port, options.todos, options.connections)
-                        for scenario in SCENARIOS:
+                    with seeded(row.setup, options, Path(folder)) as (port, ids):
+                        for scenario in scenarios:
                             progress.update(task, description=f"{what}: {scenario.name}")
                             measurement = measure(
                                 port, scenario.requests(ids), scenario.expected_status
@@ -642,7 +700,7 @@ def measure_setups(options: argparse.Namespace, console) -> tuple[list[Row], Mea
                             row.runs.setdefault(scenario.name, []).append(measurement)
                 except BenchError as error:
                     row.problem, row.failed = str(error), True
-                    done = done_before + len(SCENARIOS)
+                    done = done_before + len(scenarios)
     return rows, ceiling
 
 
@@ -744,11 +802,13 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
     caption = "vs dev: req/s divided by that of flask run (03), step 03's development server."
     if any(row.setup.server == "gunicorn gthread" for row in measured):
         caption += f" gunicorn gthread runs {GTHREAD_THREADS} threads in each worker."
+    peer_note = f" {PEER}: not step 05, but its reads in FastAPI (workshop/bench_peer.py)."
     for scenario in SCENARIOS:
+        peer_shown = any(row.setup.server == PEER and row.result(scenario.name) for row in measured)
         table = Table(
             title=f"{scenario.name}: {scenario.shown_as}",
             title_justify="left",
-            caption=caption,
+            caption=caption + (peer_note if peer_shown else ""),
             caption_justify="left",
         )
         for column in ("server", "workers", "database"):
@@ -758,6 +818,8 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
         baseline = rows[0].result(scenario.name)
         for row in measured:
             result = row.result(scenario.name)
+            if result is None:  # the peer does not create todos
+                continue
             ratio = "-"
             if baseline and baseline.per_second:
                 ratio = f"{result.per_second / baseline.per_second:.2f}"
@@ -765,7 +827,7 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
             table.add_row(*cells, *speed_cells(result), ratio)
         console.print(table)
         for row in measured:
-            warn_of_errors(row.runs[scenario.name], describe(row.setup), console)
+            warn_of_errors(row.runs.get(scenario.name, []), describe(row.setup), console)
 
     runs = [run for row in measured for scenario_runs in row.runs.values() for run in scenario_runs]
     fastest = max((run.per_second for run in runs), default=0.0)
@@ -886,8 +948,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=list(SERVER_KINDS),
         default=list(SERVER_KINDS),
         metavar="SERVER",
-        help="production servers to measure: sync, gthread, granian (default: all three; "
-        "step 03's dev server always runs, as the baseline)",
+        help="servers to measure: sync, gthread, granian, and fastapi, the FastAPI peer "
+        "(default: all four; step 03's dev server always runs, as the baseline)",
     )
     parser.add_argument(
         "--workers",

@@ -277,12 +277,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     address = config.getoption("--base-url")
     if address:
         base_url = as_base_url(address)
-        problem = why_not_testable(
-            base_url, config.getoption("--token"), config.getoption("--allow-delete")
-        )
+        server = TodoServer(base_url, base_url, token=config.getoption("--token"))
+        problem = why_not_testable(server, config.getoption("--allow-delete"))
         if problem:
             raise pytest.UsageError(problem)
-        config.option.base_url = base_url
+        config.option.base_url = server.base_url
 
 
 def as_base_url(address: str) -> str:
@@ -305,11 +304,11 @@ def as_base_url(address: str) -> str:
     return base_url
 
 
-def why_not_testable(base_url: str, token: str | None, allow_delete: bool) -> str | None:
-    """None when the todo API at `base_url` may be tested, else one sentence saying why not."""
-    headers = TodoServer(base_url, base_url, token=token).auth_headers()
+def why_not_testable(server: TodoServer, allow_delete: bool) -> str | None:
+    """None when the todo API of `server` may be tested, else one sentence saying why not."""
+    base_url, token = server.base_url, server.token
     try:
-        response = requests.get(f"{base_url}/todos", headers=headers, timeout=5)
+        response = requests.get(f"{base_url}/todos", headers=server.auth_headers(), timeout=5)
     except requests.RequestException:
         return (
             f"Cannot reach a server at {base_url}. Is it running? "

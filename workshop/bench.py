@@ -539,16 +539,15 @@ def seeded(
     writer = Setup("flask run", 1, setup.database) if setup.server == PEER else setup
     with serving(writer, options, folder) as (port, database_url):
         ids = seed(port, options.todos, options.connections)
-        if setup.server != PEER:
+        if setup.server == PEER:
+            peer_port = free_port()
+            environment = server_environment(DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+            server_folder = find_step(setup.step).path / "server"
+            command = peer_command(setup, peer_port)
+            with running(command, server_folder, environment, "/todos", peer_port):
+                yield peer_port, ids
+        else:
             yield port, ids
-            return
-        peer_port = free_port()
-        environment = server_environment(DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
-        server_folder = find_step(setup.step).path / "server"
-        with running(
-            peer_command(setup, peer_port), server_folder, environment, "/todos", peer_port
-        ):
-            yield peer_port, ids
 
 
 # --- The ceiling: a server that does no work --------------------------------------------

@@ -178,18 +178,15 @@ def check_docker() -> Check:
         return Check(WARN, "Docker not found", install)
     # The client alone can do nothing: it asks the engine (a background service) for all.
     if command_output("docker", "version", "--format", "{{.Server.Version}}") is None:
+        engine_down = f"{docker}, but the Docker engine does not answer"
         if WINDOWS or MACOS:
-            return Check(
-                WARN,
-                f"{docker}, but the Docker engine does not answer",
-                "only step 05 needs it: start Docker Desktop, wait until it says it is running, "
-                "then run this check again",
+            start = (
+                "start Docker Desktop, wait until it says it is running, then run this check again"
             )
+            return Check(WARN, engine_down, f"only step 05 needs it: {start}")
+        start = "start the engine, then run this check again:"
         return Check(
-            WARN,
-            f"{docker}, but the Docker engine does not answer",
-            "only step 05 needs it: start the engine, then run this check again:",
-            ["sudo systemctl start docker"],
+            WARN, engine_down, f"only step 05 needs it: {start}", ["sudo systemctl start docker"]
         )
     compose = command_output("docker", "compose", "version")
     if compose is None:

@@ -88,10 +88,12 @@ def image_command(step: str) -> tuple[str, ...]:
     dockerfile = (ROOT / step / "Dockerfile").read_text(encoding="utf-8")
     (cmd,) = re.findall(r"^CMD (\[.*\])$", dockerfile, flags=re.MULTILINE)
     program, *arguments = json.loads(cmd)
-    return (sys.executable, "-m", program, *arguments)
+    assert program == "python", f"the image's CMD should run a Python script, not {program}"
+    return (sys.executable, *arguments)
 
 
-# Step 05's container: gunicorn with several workers, as compose runs it.
+# Step 05's container: several workers, as compose runs it. HOST stays unset: the image's
+# 0.0.0.0 would open the tests' servers to the network the laptop is on.
 IMAGE_ENV = {"PORT": "{port}", "WEB_CONCURRENCY": "4"}
 
 # One row per server under test. A new step needs only its rows here.
@@ -122,7 +124,7 @@ SERVER_START_SECONDS = 30
 
 # Settings a server reads from the environment: the outer shell's are not passed on.
 SERVER_SETTINGS = re.compile(
-    r"FLASK_.*|TODO_DB|DATABASE_URL|API_TOKEN|API_READ_TOKEN|PORT|WEB_CONCURRENCY"
+    r"FLASK_.*|TODO_DB|DATABASE_URL|API_TOKEN|API_READ_TOKEN|HOST|PORT|WEB_CONCURRENCY"
 )
 
 
@@ -412,8 +414,6 @@ def todo_server(
 @contextmanager
 def run_reference_server(row: ReferenceServer, tmp: Path) -> Iterator[TodoServer]:
     """Starts a step's server on a free port, waits until it listens, and stops it afterwards."""
-    if row.command[2] == "gunicorn" and sys.platform == "win32":
-        pytest.skip("gunicorn runs in the container, not on Windows")
     port = free_port()
     log_path = tmp / "server.log"
     with ExitStack() as cleanup:
@@ -536,7 +536,7 @@ def serving(
 
     It stops as `docker stop` does: SIGTERM, and SIGKILL 10 seconds later. On POSIX the
     server runs in a process group of its own, so that the SIGKILL reaches its workers too:
-    killed alone, a gunicorn master would leave them running, orphans, until they notice.
+    killed alone, a main process would leave them running, orphans, until they notice.
     """
     posix = os.name == "posix"
     # The output goes to a file: a pipe nobody reads fills up and blocks the server.

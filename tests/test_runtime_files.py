@@ -93,19 +93,58 @@ def test_what_the_readme_commands_write_is_ignored_by_git():
         )
 
 
-def test_server_commands_for_a_laptop_keep_to_127_0_0_1():
+# A line of a README that starts a server, after any `NAME=value ` settings for it.
+SERVER_COMMAND = re.compile(
+    r"(\w+=\S*\s+)*(python -m )?(flask run|python serve\.py|gunicorn|granian)\b"
+)
+# A line that sets HOST, the address serve.py listens on, in bash, cmd or PowerShell.
+SETS_HOST = re.compile(r"(export |set |\$env:)?HOST\s*=", re.IGNORECASE)
+
+
+def laptop_problem(line: str) -> str | None:
+    """What is wrong with a README's line for a laptop's shell, or None."""
     # Anyone on the venue's Wi-Fi could reach a server on 0.0.0.0 (every interface).
-    commands = [
+    if (SERVER_COMMAND.match(line) or SETS_HOST.match(line)) and "0.0.0.0" in line:
+        return "listens on every interface: keep it to 127.0.0.1"
+    # gunicorn listens on 0.0.0.0 when PORT is set: its command says 127.0.0.1 itself.
+    # granian, `python serve.py` and `flask run` listen on 127.0.0.1 unless told otherwise.
+    if re.match(r"(\w+=\S*\s+)*gunicorn\b", line) and "127.0.0.1" not in line:
+        return "give it --bind 127.0.0.1:8000"
+    return None
+
+
+@pytest.mark.parametrize(
+    ("line", "wrong"),
+    [
+        ("python serve.py", False),
+        ("flask run", False),
+        ("flask run --debug", False),
+        ('gunicorn --workers 2 --bind 127.0.0.1:8000 "app:create_app()"', False),
+        ('CMD ["gunicorn", "--bind", "0.0.0.0:8000", "app:create_app()"]', False),  # the image
+        ("HOST=0.0.0.0 python serve.py", True),
+        ("set HOST=0.0.0.0", True),
+        ('$env:HOST = "0.0.0.0"', True),
+        ("flask run --host 0.0.0.0", True),
+        ('gunicorn --workers 2 "app:create_app()"', True),
+        ("granian --interface wsgi --factory --workers 4 app:create_app", False),
+        ("granian --interface wsgi --host 0.0.0.0 app:app", True),
+    ],
+)
+def test_the_laptop_check_tells_a_safe_command_from_an_open_one(line, wrong):
+    assert (laptop_problem(line) is not None) is wrong
+
+
+def test_server_commands_for_a_laptop_keep_to_127_0_0_1():
+    lines = [
         line
         for readme in READMES
         for block in re.findall(
             r"^```\w*\n(.*?)^```", readme.read_text(encoding="utf-8"), re.S | re.M
         )
         for line in block.splitlines()
-        if re.match(r"(python -m )?(flask run|gunicorn|granian)\b", line)
     ]
-    assert any(line.startswith("gunicorn") for line in commands), "the commands were not found"
-    for line in commands:
-        assert "0.0.0.0" not in line, line
-        if line.startswith(("gunicorn", "granian")):  # their configuration says 0.0.0.0
-            assert "127.0.0.1" in line, f"{line}: give it --bind 127.0.0.1:8000"
+    commands = [line for line in lines if SERVER_COMMAND.match(line)]
+    assert "python serve.py" in commands, "the commands were not found"
+    assert any(line.startswith("flask run") for line in commands), "the commands were not found"
+    problems = [f"{line}: {laptop_problem(line)}" for line in lines if laptop_problem(line)]
+    assert not problems, "\n".join(problems)

@@ -65,8 +65,8 @@ TOPICS = [
     ("the todo app, run", [r"03_todo_rest", r"flask run"]),
     ("clean code: transport, service, repository", [r"transport", r"service", r"repository"]),
     ("the clean code step, run", [r"04_clean_code", r"flask run"]),
-    ("the Docker image", [r"dockerfile", r"python:3", r"gunicorn"]),
-    ("gunicorn", [r"gunicorn", r"0\.0\.0\.0", r"workers"]),
+    ("the Docker image", [r"dockerfile", r"python:3", r"serve\.py"]),
+    ("granian", [r"granian", r"0\.0\.0\.0", r"workers"]),
     ("compose and PostgreSQL", [r"compose", r"postgresql", r"volume"]),
     ("the Docker step, run", [r"05_docker", r"docker compose up"]),
 ]

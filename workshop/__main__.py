@@ -199,11 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="measure how fast each server answers the todo API, on this laptop",
         description=(
-            "Starts step 03's dev server and step 05's app on gunicorn (sync and threaded "
-            "workers) and granian, with 1, 2 and 4 workers, on SQLite and PostgreSQL; sends "
-            "each the same load and prints requests per second, p50 and p99 latency, and the "
-            "ratio to step 03's dev server. About 10 minutes on a 2-core laptop; --quick, "
-            "about 2."
+            "Starts step 03's dev server and step 05's app as its image runs it (serve.py: "
+            "granian) and on gunicorn (sync and threaded workers), with 1, 2 and 4 workers, "
+            "on SQLite and PostgreSQL, beside a FastAPI peer; sends each the same load and "
+            "prints requests per second, p50 and p99 latency, and the ratios to step 03's dev "
+            "server and to the peer. About 10 minutes on a 2-core laptop; --quick, about 2."
         ),
     )
     bench.add_arguments(bench_parser)

@@ -1,16 +1,17 @@
 """python -m workshop bench: how fast each way of serving the todo API answers, on this machine.
 
 It starts step 03's development server (`flask run`, todos in memory) and step 05's app on
-the development server and behind production servers (gunicorn's sync workers, gunicorn's
-threaded workers, granian) with 1, 2 and 4 worker processes, on SQLite and, when one is
-reachable, on PostgreSQL. Beside them runs a peer that is not Flask: the same two reads
-written with FastAPI and served by uvicorn (workshop/bench_peer.py), on SQLite. Each server
-gets the same 1,000 todos, then the same load: several connections that each send a
-request as soon as the previous answer is back, for a fixed time, after a warm-up that is
-not counted. This is done in rounds (each round measures every server once), and the
-middle round counts, so that another program busy for a while cannot spoil one server's
-numbers. The tables give requests per second, the median (p50) and 99th percentile (p99)
-latency, and each server's speed relative to step 03's development server.
+the development server and behind production servers (granian as the image runs it, with
+`python serve.py`; gunicorn's sync and threaded workers, the alternative) with 1, 2 and 4
+worker processes, on SQLite and, when one is reachable, on PostgreSQL. Beside them runs a
+peer that is not Flask: the same two reads written with FastAPI and served by uvicorn
+(workshop/bench_peer.py), on SQLite. Each server gets the same 1,000 todos, then the same
+load: several connections that each send a request as soon as the previous answer is back,
+for a fixed time, after a warm-up that is not counted. This is done in rounds (each round
+measures every server once), and the middle round counts, so that another program busy
+for a while cannot spoil one server's numbers. The tables give requests per second, the
+median (p50) and 99th percentile (p99) latency, and each server's speed relative to step
+03's development server and to the peer.
 
 The load generator runs on the same machine and shares its cores: it is measured too,
 against a server that answers without doing any work, and that ceiling is printed beside
@@ -26,6 +27,7 @@ import importlib.util
 import json
 import os
 import re
+import runpy
 import signal
 import socket
 import sqlite3
@@ -53,8 +55,8 @@ WORKER_COUNTS = (1, 2, 4)
 GTHREAD_THREADS = 4
 STARTUP_SECONDS = 30
 ON_WINDOWS = sys.platform == "win32"
-# granian is a contributor's package (requirements-dev.txt); the benchmark runs without it.
-NO_GRANIAN = "granian is not installed (pip install -r requirements-dev.txt)"
+# gunicorn is a contributor's package (requirements-dev.txt); the benchmark runs without it.
+NO_GUNICORN = "gunicorn is not installed (pip install -r requirements-dev.txt)"
 # So is the FastAPI peer, which answers "why not FastAPI?" with a measurement.
 PEER = "FastAPI + uvicorn (peer)"
 NO_PEER = "fastapi or uvicorn is not installed (pip install -r requirements-dev.txt)"
@@ -63,7 +65,7 @@ PEER_SCENARIOS = ("read one todo", "list a page")
 # Variables of the outer shell that would change what a server does (a token, say, would
 # turn every request of the benchmark into a 401).
 SERVER_VARIABLES = re.compile(
-    r"FLASK_\w+|DATABASE_URL|API_TOKEN|API_READ_TOKEN|PORT|WEB_CONCURRENCY|"
+    r"FLASK_\w+|DATABASE_URL|API_TOKEN|API_READ_TOKEN|HOST|PORT|WEB_CONCURRENCY|"
     r"GUNICORN_CMD_ARGS|GRANIAN_\w+"
 )
 
@@ -109,7 +111,7 @@ SCENARIOS = [
 class Setup:
     """One way of serving the todo API: a server, its worker processes, a database."""
 
-    server: str  # "flask run", "gunicorn sync", "gunicorn gthread" or "granian"
+    server: str  # "flask run", IMAGE, "gunicorn sync", "gunicorn gthread" or PEER
     workers: int
     database: str  # "memory", "sqlite" or "postgres"
     step: str = "05"
@@ -134,10 +136,12 @@ def all_setups(servers: list[str], workers: list[int], databases: list[str]) -> 
     return setups
 
 
+# Step 05's image: `python serve.py`, which runs granian (see 05_docker/server/serve.py).
+IMAGE = "serve.py (granian)"
 SERVER_KINDS = {
+    "image": IMAGE,
     "sync": "gunicorn sync",
     "gthread": "gunicorn gthread",
-    "granian": "granian",
     "fastapi": PEER,
 }
 
@@ -149,25 +153,24 @@ def scenarios_of(setup: Setup) -> list[Scenario]:
     return SCENARIOS
 
 
-def server_command(setup: Setup, port: int, granian_logs: Path) -> list[str]:
-    """The command that starts this setup's server on 127.0.0.1:port, in the step's server/."""
+def server_command(setup: Setup, port: int, logging_file: Path) -> list[str]:
+    """The command that starts this setup's server on 127.0.0.1:port, in the step's server/.
+
+    The port and the number of workers also reach the server as PORT and WEB_CONCURRENCY
+    (see `serving`): that is how the image's `python serve.py` takes them.
+    """
     if setup.server == "flask run":
         return [sys.executable, "-m", "flask", "run", "--port", str(port)]
-    if setup.server.startswith("gunicorn"):
-        # The image's command (see 05_docker/Dockerfile), bound to 127.0.0.1 rather than
-        # 0.0.0.0: on a laptop, nothing from the network should reach a benchmark.
-        command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-        command += ["--bind", f"127.0.0.1:{port}", "--workers", str(setup.workers)]
-        if setup.server == "gunicorn gthread":
-            command += ["--threads", str(GTHREAD_THREADS)]
-        return [*command, "app:create_app()"]
-    return [
-        *(sys.executable, "-m", "granian", "--interface", "wsgi", "--factory"),
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(setup.workers)),
-        # The same log line per request as under gunicorn, so both do the same work.
-        *("--log-config", str(granian_logs)),
-        "app:create_app",
-    ]
+    if setup.server == IMAGE:
+        return [sys.executable, "serve.py"]  # HOST is unset: it listens on 127.0.0.1
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+    # The same JSON line per request as serve.py writes, so that both do the same work.
+    command += ["--workers", str(setup.workers), "--log-config-json", str(logging_file)]
+    # No control socket: its path is one per user, and two gunicorns would both claim it.
+    command += ["--no-control-socket"]
+    if setup.server == "gunicorn gthread":
+        command += ["--threads", str(GTHREAD_THREADS)]
+    return [*command, "app:create_app()"]
 
 
 def peer_command(setup: Setup, port: int) -> list[str]:
@@ -175,23 +178,6 @@ def peer_command(setup: Setup, port: int) -> list[str]:
     # No access log: the peer is the framework alone, and cheaper than step 05 by that line.
     command = [sys.executable, "-m", "uvicorn", "workshop.bench_peer:app", "--no-access-log"]
     return [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(setup.workers)]
-
-
-# The logging gunicorn.conf.py sets up, for granian: each request's JSON line on stdout.
-GRANIAN_LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "root": {"level": "INFO", "handlers": ["stdout"]},
-    "loggers": {"_granian": {"level": "INFO"}},
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "stream": "ext://sys.stdout",
-        }
-    },
-    "formatters": {"json": {"()": "logs.JsonFormatter"}},
-}
 
 
 # --- The load generator -----------------------------------------------------------------
@@ -513,13 +499,21 @@ def serving(setup: Setup, options: argparse.Namespace, folder: Path) -> Iterator
         else:
             database_url = ""  # step 03 keeps its todos in memory
         port = free_port()
-        granian_logs = folder / "granian-logging.json"
-        granian_logs.write_text(json.dumps(GRANIAN_LOGGING), encoding="utf-8")
+        server_folder = find_step(setup.step).path / "server"
+        logging_file = folder / "logging.json"
+        if setup.step == "05":  # serve.py's logging, for gunicorn: JSON lines on stdout
+            logging = runpy.run_path(str(server_folder / "serve.py"))["LOGGING"]
+            logging_file.write_text(json.dumps(logging), encoding="utf-8")
         stack.enter_context(
             running(
-                server_command(setup, port, granian_logs),
-                find_step(setup.step).path / "server",
-                server_environment(DATABASE_URL=database_url, PYTHONUNBUFFERED="1"),
+                server_command(setup, port, logging_file),
+                server_folder,
+                server_environment(
+                    DATABASE_URL=database_url,
+                    PORT=str(port),
+                    WEB_CONCURRENCY=str(setup.workers),
+                    PYTHONUNBUFFERED="1",
+                ),
                 "/ready" if database_url else "/todos",  # /ready: the database answers too
                 port,
             )
@@ -609,9 +603,9 @@ def skipped_setups(setups: list[Setup], options: argparse.Namespace) -> dict[Set
     reasons = {}
     for setup in setups:
         if setup.server.startswith("gunicorn") and ON_WINDOWS:
-            reasons[setup] = "gunicorn does not run on Windows (it runs in the container)"
-        elif setup.server == "granian" and importlib.util.find_spec("granian") is None:
-            reasons[setup] = NO_GRANIAN
+            reasons[setup] = "gunicorn does not run on Windows"
+        elif setup.server.startswith("gunicorn") and importlib.util.find_spec("gunicorn") is None:
+            reasons[setup] = NO_GUNICORN
         elif setup.server == PEER and not peer_installed():
             reasons[setup] = NO_PEER
         elif setup.database == "postgres" and no_postgres:
@@ -711,7 +705,7 @@ def describe(setup: Setup) -> str:
 
 # --- The scaling run --------------------------------------------------------------------
 
-SCALING_SERVER, SCALING_WORKERS = "granian", 2
+SCALING_SERVER, SCALING_WORKERS = IMAGE, 2
 
 
 def add_todos_directly(database_url: str, count: int) -> None:
@@ -801,18 +795,26 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
     caption = "vs dev: req/s divided by that of flask run (03), step 03's development server."
     if any(row.setup.server == "gunicorn gthread" for row in measured):
         caption += f" gunicorn gthread runs {GTHREAD_THREADS} threads in each worker."
-    peer_note = f" {PEER}: not step 05, but its reads in FastAPI (workshop/bench_peer.py)."
+    peer_note = (
+        f" {PEER}: not step 05, but its reads in FastAPI (workshop/bench_peer.py). vs peer: "
+        "req/s divided by that of the peer with as many workers, on the same database."
+    )
     for scenario in SCENARIOS:
-        peer_shown = any(row.setup.server == PEER and row.result(scenario.name) for row in measured)
+        # The peer's result by number of workers; it reads SQLite only.
+        peers = {
+            row.setup.workers: row.result(scenario.name)
+            for row in measured
+            if row.setup.server == PEER and row.result(scenario.name)
+        }
         table = Table(
             title=f"{scenario.name}: {scenario.shown_as}",
             title_justify="left",
-            caption=caption + (peer_note if peer_shown else ""),
+            caption=caption + (peer_note if peers else ""),
             caption_justify="left",
         )
         for column in ("server", "workers", "database"):
             table.add_column(column)
-        for column in ("req/s", "p50 ms", "p99 ms", "vs dev"):
+        for column in ("req/s", "p50 ms", "p99 ms", "vs dev", *(["vs peer"] if peers else [])):
             table.add_column(column, justify="right")
         baseline = rows[0].result(scenario.name)
         for row in measured:
@@ -823,7 +825,11 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
             if baseline and baseline.per_second:
                 ratio = f"{result.per_second / baseline.per_second:.2f}"
             cells = [row.setup.name, str(row.setup.workers), row.setup.database]
-            table.add_row(*cells, *speed_cells(result), ratio)
+            cells += [*speed_cells(result), ratio]
+            if peers:
+                peer = peers.get(row.setup.workers) if row.setup.database == "sqlite" else None
+                cells.append(f"{result.per_second / peer.per_second:.2f}" if peer else "-")
+            table.add_row(*cells)
         console.print(table)
         for row in measured:
             warn_of_errors(row.runs.get(scenario.name, []), describe(row.setup), console)
@@ -947,7 +953,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=list(SERVER_KINDS),
         default=list(SERVER_KINDS),
         metavar="SERVER",
-        help="servers to measure: sync, gthread, granian, and fastapi, the FastAPI peer "
+        help="servers to measure: image (serve.py, granian), sync and gthread (gunicorn), "
+        "and fastapi, the FastAPI peer "
         "(default: all four; step 03's dev server always runs, as the baseline)",
     )
     parser.add_argument(
@@ -1032,9 +1039,6 @@ def warn_if_busy(console) -> None:
 
 def run_scaling(options: argparse.Namespace, console, progress_console) -> int:
     """The scaling run, on each database this machine has."""
-    if importlib.util.find_spec(SCALING_SERVER) is None:
-        console.print(f"The scaling run needs granian: {NO_GRANIAN}.", style="red")
-        return 1
     no_postgres = (
         postgres_problem(options.database_url) if "postgres" in options.databases else None
     )

@@ -35,7 +35,7 @@ STEPS = [
         "the same API as transport, service and repository, on SQLite",
         "list",
     ),
-    Step("05", "05_docker", "production shape: Docker, gunicorn, PostgreSQL, tokens, logs", "list"),
+    Step("05", "05_docker", "production shape: Docker, granian, PostgreSQL, tokens, logs", "list"),
 ]
 
 

@@ -1,7 +1,7 @@
 """The todo API as three layers: transport (HTTP), service (rules), repository (storage).
 
-This file only puts them together. In the container, gunicorn calls `create_app()` in
-each of its worker processes (see gunicorn.conf.py and ../Dockerfile). For development,
+This file only puts them together. In the container, granian calls `create_app()` in
+each of its worker processes (see serve.py and ../Dockerfile). For development,
 `flask run` in this folder serves it on http://127.0.0.1:8000. Todos are kept in the
 database that DATABASE_URL names: a SQLite file by default (see config.py).
 """
@@ -19,7 +19,7 @@ from service import TodoService
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Builds the app. gunicorn and `flask run` call it with no argument; tests pass a config."""
+    """Builds the app. granian and `flask run` call it with no argument; tests pass a config."""
     app = Flask(__name__)
     app.config.from_object(Config(app.instance_path))
     app.config.from_mapping(test_config or {})

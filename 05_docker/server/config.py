@@ -8,8 +8,8 @@
 | API_READ_TOKEN | a second token, that may only read           | unset                         |
 
 A SQLite path after `sqlite:///` is relative to the folder the server starts in;
-four slashes make it absolute: `sqlite:////data/todos.sqlite3`. gunicorn's own settings
-(PORT, WEB_CONCURRENCY) are read in gunicorn.conf.py.
+four slashes make it absolute: `sqlite:////data/todos.sqlite3`. The server's own settings
+(HOST, PORT, WEB_CONCURRENCY) are read in serve.py.
 """
 
 import os
@@ -22,7 +22,7 @@ class Config:
     # Flask answers a larger body 413. One byte more than the 64 KiB the API takes, so that
     # a body sent in chunks shows it is too large: see read_json_object in transport.py.
     MAX_CONTENT_LENGTH = 64 * 1024 + 1
-    # Under gunicorn, as in the image, FLASK_DEBUG cannot turn debug on: in debug mode Flask
+    # Under granian, as in the image, FLASK_DEBUG cannot turn debug on: in debug mode Flask
     # lets errors escape, and the Werkzeug debugger runs any code a visitor sends it.
     # (`flask run --debug` on your own machine still can: that is a development server.)
     DEBUG = False

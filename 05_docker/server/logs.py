@@ -7,8 +7,8 @@ that a user's complaint and the server's lines about it can be matched. One line
 request says what was asked, what was answered and how long it took. Headers and query
 strings are never logged: they may carry tokens.
 
-Where the lines go is the server process's choice: gunicorn.conf.py formats gunicorn's
-lines and the app's with `JsonFormatter` and writes them to standard output.
+Where the lines go is the server process's choice: serve.py formats granian's lines and
+the app's with `JsonFormatter` and writes them to standard output.
 """
 
 import json

@@ -12,7 +12,7 @@
 
 Docker cannot be assumed on every machine that runs the tests, so the tests run what the
 image runs, on this machine: the Dockerfile's CMD, in server/, with this virtualenv's
-gunicorn. Tests that need PostgreSQL use TEST_DATABASE_URL; see `postgres_url`.
+Python and granian. Tests that need PostgreSQL use TEST_DATABASE_URL; see `postgres_url`.
 """
 
 import io
@@ -46,7 +46,7 @@ START_POSTGRES = (
 )
 # Variables of the outer shell that would change what the server does.
 SERVER_VARIABLES = re.compile(
-    r"FLASK_\w+|DATABASE_URL|API_TOKEN|API_READ_TOKEN|PORT|WEB_CONCURRENCY|GUNICORN_CMD_ARGS"
+    r"FLASK_\w+|DATABASE_URL|API_TOKEN|API_READ_TOKEN|HOST|PORT|WEB_CONCURRENCY|GRANIAN_\w+"
 )
 
 
@@ -438,18 +438,32 @@ def dockerfile() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
+def variables_to_set() -> set[str]:
+    """The variables the server's code reads, minus those the image sets itself (HOST):
+    what compose, Kubernetes or a person may have to set."""
+    read = set()
+    for source in SERVER_DIR.glob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        read |= set(re.findall(r"os\.environ(?:\.get\(|\[)\s*[\"'](\w+)[\"']", text))
+    set_by_image = {
+        setting.partition("=")[0]
+        for name, arguments in dockerfile_instructions()
+        if name == "ENV"
+        for setting in arguments.split()
+    }
+    return read - set_by_image
+
+
+@pytest.fixture(scope="session")
 def image_command() -> list[str]:
-    """The Dockerfile's CMD, with gunicorn from this virtualenv: exactly what the image runs."""
+    """The Dockerfile's CMD, with this virtualenv's Python: exactly what the image runs."""
     if sys.platform == "win32":
-        pytest.skip(
-            "gunicorn does not run on Windows; it runs in the container. "
-            "On Windows, `flask run` serves this step for development."
-        )
+        pytest.skip("these tests stop the server with POSIX signals, as Docker does")
     (command,) = [
         json.loads(arguments) for name, arguments in dockerfile_instructions() if name == "CMD"
     ]
-    assert command[0] == "gunicorn", f"the image's CMD should run gunicorn, not {command[0]}"
-    return [sys.executable, "-m", "gunicorn", *command[1:]]
+    assert command[0] == "python", f"the image's CMD should run a Python script, not {command[0]}"
+    return [sys.executable, *command[1:]]
 
 
 @dataclass
@@ -466,7 +480,7 @@ class RunningServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        """Stops gunicorn and its workers as `docker stop` does: SIGTERM, then SIGKILL."""
+        """Stops the server and its workers as `docker stop` does: SIGTERM, then SIGKILL."""
         if self.process.poll() is None:
             with suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -477,7 +491,7 @@ class RunningServer:
         self.process.wait()
 
     def kill(self) -> None:
-        """Kills gunicorn and every worker at once, as a power cut or `kill -9` would."""
+        """Kills the server and every worker at once, as a power cut or `kill -9` would."""
         with suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
@@ -528,7 +542,7 @@ def image_command_servers(
                 env=environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                # A process group of its own: gunicorn and its workers are stopped together.
+                # A process group of its own: the server and its workers are stopped together.
                 start_new_session=True,
             )
         server = RunningServer(f"http://127.0.0.1:{port}", port, process, log_path)

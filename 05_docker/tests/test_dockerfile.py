@@ -63,15 +63,10 @@ def test_python_writes_no_bytecode_and_does_not_buffer_logs(dockerfile):
     assert arguments_of(dockerfile, "EXPOSE") == ["8000"]
 
 
-def test_the_command_is_exec_form_gunicorn(dockerfile):
-    """A JSON list: gunicorn is process 1 and gets `docker stop`'s SIGTERM itself."""
+def test_the_command_is_exec_form(dockerfile):
+    """A JSON list: serve.py is process 1 and gets `docker stop`'s SIGTERM itself."""
     (command,) = arguments_of(dockerfile, "CMD")
-    assert json.loads(command) == [
-        "gunicorn",
-        "--config",
-        "gunicorn.conf.py",
-        "app:create_app()",
-    ]
+    assert json.loads(command) == ["python", "serve.py"]
 
 
 def test_the_healthcheck_needs_no_curl(dockerfile, start_server, server_environment):
@@ -113,7 +108,7 @@ def ignored(path: str, patterns: list[str]) -> bool:
     ("path", "sent"),
     [
         ("server/app.py", True),
-        ("server/gunicorn.conf.py", True),
+        ("server/serve.py", True),
         ("server/requirements.txt", True),
         ("server/instance/todos.sqlite3", False),
         ("server/__pycache__/app.cpython-313.pyc", False),

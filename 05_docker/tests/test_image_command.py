@@ -1,4 +1,4 @@
-"""The image's command, run on this machine: gunicorn with several workers serves the API.
+"""The image's command, run on this machine: granian with several workers serves the API.
 
 What runs in the container is the Dockerfile's CMD in server/. These tests start exactly
 that command here, with SQLite and with PostgreSQL, and talk HTTP to it.
@@ -6,6 +6,8 @@ that command here, with SQLite and with PostgreSQL, and talk HTTP to it.
 
 import json
 import re
+import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -63,14 +65,22 @@ def test_serves_the_api_with_several_workers(server):
         assert [todo["id"] for todo in listed.json()] == ids
 
 
-def test_listens_on_every_interface_with_the_workers_asked_for(start_server):
-    """0.0.0.0 inside a container is what lets `docker run -p 8000:8000` reach it."""
-    server = start_server(WEB_CONCURRENCY="3")
+def test_listens_where_the_image_says_with_the_workers_asked_for(start_server, dockerfile):
+    """The image's HOST=0.0.0.0 is what lets `docker run -p 8000:8000` reach the server."""
+    (host,) = re.findall(r"\bHOST=(\S+)", " ".join(a for n, a in dockerfile if n == "ENV"))
+    assert host == "0.0.0.0"
+    server = start_server(HOST=host, WEB_CONCURRENCY="3")
     assert f"Listening at: http://0.0.0.0:{server.port}" in server.log()
-    deadline = time.monotonic() + 20  # the first worker answers before the last has booted
-    while server.log().count("Booting worker with pid") < 3 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 20  # the first worker answers before the last has started
+    while server.log().count("Started worker-") < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert server.log().count("Booting worker with pid") == 3
+    assert server.log().count("Started worker-") == 3
+
+
+def test_on_a_laptop_it_listens_only_to_this_machine(start_server):
+    """Without the image's HOST, `python serve.py` keeps to 127.0.0.1: not the Wi-Fi."""
+    server = start_server()
+    assert f"Listening at: http://127.0.0.1:{server.port}" in server.log()
 
 
 def test_racing_writers_across_workers_one_wins(server):
@@ -164,7 +174,7 @@ def test_every_log_line_is_json_with_the_request_id(start_server):
     made_up = [created.headers["X-Request-ID"], missing.headers["X-Request-ID"]]
     assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in made_up)
     assert made_up[0] != made_up[1]
-    server.stop()  # gunicorn's last lines are written too
+    server.stop()  # the server's last lines are written too
 
     lines = server.log().splitlines()
     assert lines, "the server wrote nothing"
@@ -182,4 +192,27 @@ def test_every_log_line_is_json_with_the_request_id(start_server):
     assert requests_logged[made_up[1]]["status"] == 404
     for record in records:
         assert {"time", "level", "message"} <= record.keys()
-    assert any(record["message"].startswith("Starting gunicorn") for record in records)
+    assert any(record["message"].startswith("Starting granian") for record in records)
+
+
+def test_a_request_in_progress_finishes_after_sigterm(start_server):
+    """`docker stop` sends SIGTERM: the todo being sent still gets its 201, then it stops."""
+    server = start_server()
+    body = json.dumps({"title": "sent while stopping"}).encode()
+    head = (
+        f"POST /todos HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as connection:
+        connection.sendall(head.encode() + body[:10])  # the request has begun...
+        time.sleep(0.2)
+        server.process.send_signal(signal.SIGTERM)  # ...when the stop comes, as from Docker
+        time.sleep(0.5)
+        connection.sendall(body[10:])
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 201 ")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["title"] == "sent while stopping"
+    assert server.process.wait(timeout=TIMEOUT) == 0, "it stops by itself, and cleanly"

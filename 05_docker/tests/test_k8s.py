@@ -41,11 +41,10 @@ def container(api) -> dict:
 
 @pytest.fixture(scope="module")
 def image_port() -> int:
-    """The port the image listens on: gunicorn.conf.py's, with PORT unset."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("PORT", raising=False)
-        settings = runpy.run_path(str(STEP / "server" / "gunicorn.conf.py"))
-    return int(settings["bind"].rpartition(":")[2])
+    """The port the image listens on: serve.py's default for PORT."""
+    serve = (STEP / "server" / "serve.py").read_text(encoding="utf-8")
+    (port,) = re.findall(r"os\.environ\.get\(\"PORT\", \"(\d+)\"\)", serve)
+    return int(port)
 
 
 def port_number(port: int | str, container: dict) -> int:
@@ -129,12 +128,9 @@ def test_readiness_waits_longer_than_the_app_waits_for_the_database(container):
     assert container["readinessProbe"]["timeoutSeconds"] > PostgresTodoRepository.WAIT_SECONDS
 
 
-def test_the_api_sets_exactly_the_variables_the_server_reads(objects, container):
+def test_the_api_sets_exactly_the_variables_the_server_reads(objects, container, variables_to_set):
     """Every variable the server reads is set; any other only helps to build one of them."""
-    read = set()
-    for source in (STEP / "server").glob("*.py"):
-        text = source.read_text(encoding="utf-8")
-        read |= set(re.findall(r"os\.environ(?:\.get\(|\[)\s*[\"'](\w+)[\"']", text))
+    read = variables_to_set
     values = {name: "" for name in config_map_keys(objects, container)}
     values |= {variable["name"]: variable.get("value", "") for variable in container["env"]}
     referenced = {name for value in values.values() for name in REFERENCE.findall(value)}
@@ -188,18 +184,14 @@ def test_the_api_runs_as_the_images_user_without_root_rights(api, container, doc
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"]["drop"] == ["ALL"]
     assert security["readOnlyRootFilesystem"] is True
-    # gunicorn writes its workers' heartbeat files in /tmp: it must be a writable volume.
+    # Python's tempfile, and any library that uses it, writes in /tmp: a volume of its own.
     (tmp,) = [mount for mount in container["volumeMounts"] if mount["mountPath"] == "/tmp"]
     assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == tmp["name"])
 
 
-def test_the_grace_period_covers_the_pause_and_gunicorns_graceful_shutdown(api, container):
-    """Killed before gunicorn's graceful_timeout, a pod would cut requests off halfway."""
-    gunicorn_config = pytest.importorskip(
-        "gunicorn.config", reason="gunicorn does not run on Windows"
-    )
-    settings = runpy.run_path(str(STEP / "server" / "gunicorn.conf.py"))
-    graceful = settings.get("graceful_timeout", gunicorn_config.Config().graceful_timeout)
+def test_the_grace_period_covers_the_pause_and_the_servers_shutdown(api, container):
+    """Killed before serve.py's SHUTDOWN_SECONDS, a pod would cut requests off halfway."""
+    graceful = runpy.run_path(str(STEP / "server" / "serve.py"))["SHUTDOWN_SECONDS"]
     pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert api["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > pause + graceful
 

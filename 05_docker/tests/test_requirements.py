@@ -36,7 +36,7 @@ def test_every_server_pin_matches_the_workshop_pin():
     """The image runs the versions that the tests on this machine ran."""
     server = pins(STEP / "server" / "requirements.txt")
     workshop = pins(ROOT / "requirements.txt")
-    assert {"flask", "werkzeug", "gunicorn", "psycopg", "psycopg-binary", "psycopg-pool"} <= set(
+    assert {"flask", "werkzeug", "granian", "psycopg", "psycopg-binary", "psycopg-pool"} <= set(
         server
     )
     different = {name: (version, workshop.get(name)) for name, version in server.items()}

@@ -488,6 +488,48 @@ def test_a_command_without_the_requirements_says_what_to_install(empty_venv_pyth
     assert "python -m pip install -r requirements.txt" in lines_of(result)
 
 
+def test_step_05_readme_shows_the_server_diff_as_git_counts_it():
+    """Section 15's `git diff --stat` of server/, against git run on the files now."""
+    readme = (ROOT / "05_docker" / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"`git diff --no-index --stat [^`]*`:\n\n```\n(.*?)```", readme, re.S)
+    *rows, total = block.splitlines()
+    shown = {}
+    for row in rows:
+        path, changed = re.fullmatch(r" (.*?) *\| *(\d+) [+-]*", row).groups()
+        shown[re.sub(r".*(?:=> |})(?:05_docker)?/?", "", path)] = int(changed)
+    tracked = subprocess.run(
+        ["git", "ls-files", "05_docker/server", "04_clean_code/server"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    names = sorted({name.split("/", 1)[1] for name in tracked})
+    counted, insertions, deletions = {}, 0, 0
+    for name in names:
+        old, new = ROOT / "04_clean_code" / name, ROOT / "05_docker" / name
+        numstat = subprocess.run(
+            [
+                "git",
+                "diff",
+                "--no-index",
+                "--numstat",
+                "--",
+                str(old) if old.exists() else os.devnull,
+                str(new) if new.exists() else os.devnull,
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if numstat:
+            counted[name] = int(numstat[0]) + int(numstat[1])
+            insertions, deletions = insertions + int(numstat[0]), deletions + int(numstat[1])
+    assert shown == counted
+    assert total == (
+        f" {len(counted)} files changed, {insertions} insertions(+), {deletions} deletions(-)"
+    )
+
+
 def test_diff_03_04_shows_the_layering():
     result = workshop("diff", "03", "04")
 

@@ -12,6 +12,7 @@ it exits. Settings come from the environment:
 | WEB_CONCURRENCY | how many worker processes to run  | 2                               |
 """
 
+import multiprocessing
 import os
 
 from granian import Granian
@@ -45,6 +46,10 @@ SHUTDOWN_SECONDS = 30
 
 
 def main() -> None:
+    # Each worker starts as a new Python process, as on macOS and Windows. Forked instead
+    # (Linux's default before Python 3.14), a worker would inherit the main process's
+    # signal handler and miss a SIGTERM sent while it starts: `docker stop` would wait.
+    multiprocessing.set_start_method("spawn")
     Granian(
         "app:create_app",
         factory=True,  # each worker calls create_app() once

@@ -5,6 +5,7 @@ that command here, with SQLite and with PostgreSQL, and talk HTTP to it.
 """
 
 import json
+import os
 import re
 import signal
 import socket
@@ -12,12 +13,14 @@ import sqlite3
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 import requests
 
 TIMEOUT = 10  # seconds, for every request
+SERVER_DIR = Path(__file__).resolve().parent.parent / "server"
 
 
 def post_todo(base_url: str, title: str) -> requests.Response:
@@ -116,7 +119,7 @@ def test_an_unsupported_database_url_stops_the_server(image_command, server_envi
     }
     finished = subprocess.run(
         image_command,
-        cwd=Path(__file__).resolve().parent.parent / "server",
+        cwd=SERVER_DIR,
         env=environment,
         capture_output=True,
         text=True,
@@ -216,3 +219,31 @@ def test_a_request_in_progress_finishes_after_sigterm(start_server):
     assert answer.startswith(b"HTTP/1.1 201 ")
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["title"] == "sent while stopping"
     assert server.process.wait(timeout=TIMEOUT) == 0, "it stops by itself, and cleanly"
+
+
+def test_a_stop_while_the_workers_start_is_quick(image_command, server_environment):
+    """`docker stop` right after `docker run`: it stops at once, not after the 30 s allowed
+    to requests in progress (there are none)."""
+    process = subprocess.Popen(
+        image_command,
+        cwd=SERVER_DIR,
+        env={**server_environment, "PORT": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(child_processes(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)  # the two workers are starting now
+        assert process.wait(timeout=10) == 0
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def child_processes(pid: int) -> list[bytes]:
+    """The ids of a process's children."""
+    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout.split()

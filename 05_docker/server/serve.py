@@ -18,6 +18,8 @@ import os
 from granian import Granian
 from granian.constants import Interfaces
 
+from app import create_app
+
 # One JSON line for each of granian's lines (starting, a worker that died) and for each
 # of the app's (one per request, with its id; see logs.py), on standard output, where
 # `docker logs` and `docker compose logs` read them.
@@ -46,6 +48,13 @@ SHUTDOWN_SECONDS = 30
 
 
 def main() -> None:
+    # The app is built once here first, so that a mistake in the settings (DATABASE_URL,
+    # the tokens) stops the server with its one sentence, rather than every worker that
+    # granian would start again and again.
+    try:
+        create_app()
+    except ValueError as mistake:
+        raise SystemExit(f"The server cannot start: {mistake}") from None
     # Each worker starts as a new Python process, as on macOS and Windows. Forked instead
     # (Linux's default before Python 3.14), a worker would inherit the main process's
     # signal handler and miss a SIGTERM sent while it starts: `docker stop` would wait.

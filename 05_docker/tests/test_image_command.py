@@ -247,3 +247,16 @@ def test_a_stop_while_the_workers_start_is_quick(image_command, server_environme
 def child_processes(pid: int) -> list[bytes]:
     """The ids of a process's children."""
     return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout.split()
+
+
+def test_a_worker_that_dies_is_replaced(start_server):
+    """A worker killed by a bug or the kernel is started again, and every request is answered."""
+    server = start_server()
+    (first_pid,) = re.findall(r"Spawning worker-1 with PID: (\d+)", server.log())
+    os.kill(int(first_pid), signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while server.log().count("Started worker-1") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.log().count("Started worker-1") == 2, "worker-1 was started again"
+    for _ in range(20):  # new connections, which either worker may take
+        assert requests.get(f"{server.url}/health", timeout=TIMEOUT).status_code == 200

@@ -23,11 +23,11 @@ index and the total comes without counting every row.
 """
 
 import argparse
+import ast
 import importlib.util
 import json
 import os
 import re
-import runpy
 import signal
 import socket
 import sqlite3
@@ -488,6 +488,15 @@ def postgres_schema(url: str) -> Iterator[str]:
             connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
+def logging_of(server_folder: Path) -> dict:
+    """serve.py's LOGGING, read from its source: running serve.py would build the app."""
+    tree = ast.parse((server_folder / "serve.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "LOGGING":
+            return ast.literal_eval(node.value)
+    raise BenchError(f"{server_folder / 'serve.py'} has no LOGGING")
+
+
 @contextmanager
 def serving(setup: Setup, options: argparse.Namespace, folder: Path) -> Iterator[tuple[int, str]]:
     """Starts `setup` on a new, empty database; yields its port and DATABASE_URL."""
@@ -502,8 +511,7 @@ def serving(setup: Setup, options: argparse.Namespace, folder: Path) -> Iterator
         server_folder = find_step(setup.step).path / "server"
         logging_file = folder / "logging.json"
         if setup.step == "05":  # serve.py's logging, for gunicorn: JSON lines on stdout
-            logging = runpy.run_path(str(server_folder / "serve.py"))["LOGGING"]
-            logging_file.write_text(json.dumps(logging), encoding="utf-8")
+            logging_file.write_text(json.dumps(logging_of(server_folder)), encoding="utf-8")
         stack.enter_context(
             running(
                 server_command(setup, port, logging_file),

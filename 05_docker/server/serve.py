@@ -39,9 +39,10 @@ LOGGING = {
     "formatters": {"json": {"()": "logs.JsonFormatter"}},
 }
 
-# Requests a worker answers at once, each in a thread of its own. Python runs one thread
-# at a time, so more would only queue inside the worker; four is also the size of the
-# PostgreSQL connection pool (repository.py), so no thread waits for a connection.
+# Requests a worker answers at once, each in a thread of its own. Python runs the code of
+# one thread at a time (the GIL), so more threads would mostly wait their turn; four is
+# also the size of the PostgreSQL connection pool (repository.py), so no thread waits for
+# a connection.
 THREADS_PER_WORKER = 4
 # How long the workers may take, after SIGTERM, to finish the requests in progress.
 SHUTDOWN_SECONDS = 30

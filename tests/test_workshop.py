@@ -526,7 +526,8 @@ def test_step_05_readme_shows_the_server_diff_as_git_counts_it():
         if numstat:
             counted[name] = int(numstat[0]) + int(numstat[1])
             insertions, deletions = insertions + int(numstat[0]), deletions + int(numstat[1])
-    assert shown == counted
+    refresh = "refresh it from a fresh clone with the command the README names above it"
+    assert shown == counted, refresh
     assert total == (
         f" {len(counted)} files changed, {insertions} insertions(+), {deletions} deletions(-)"
     )

@@ -1,7 +1,7 @@
 """A todo the server has acknowledged (201 Created) survives the server's sudden death.
 
 The server says 201 only after the database has committed the todo. This test writes a
-stream of todos from several clients, kills gunicorn and all its workers with SIGKILL
+stream of todos from several clients, kills the server and all its workers with SIGKILL
 in the middle of it (no chance to clean up, as in a crash or `docker kill`), starts the
 server again on the same database, and looks for every acknowledged todo.
 """
@@ -45,7 +45,7 @@ def test_acknowledged_writes_survive_kill_9(start_server, database_url):
     deadline = time.monotonic() + 30
     while len(acknowledged) < KILL_AFTER_ACKNOWLEDGED and time.monotonic() < deadline:
         time.sleep(0.01)
-    server.kill()  # SIGKILL to gunicorn and every worker, with writes in flight
+    server.kill()  # SIGKILL to the server and every worker, with writes in flight
     killed.set()
     for thread in writers:
         thread.join()

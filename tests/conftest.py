@@ -531,8 +531,10 @@ def serving(
     server: str,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> Iterator[str]:
-    """Starts `command`, waits until it serves on `port`, yields its URL, then stops it.
+    """Starts `command`, waits until it serves on `port` (and `ready()`, if given, holds),
+    yields its URL, then stops it.
 
     It stops as `docker stop` does: SIGTERM, and SIGKILL 10 seconds later. On POSIX the
     server runs in a process group of its own, so that the SIGKILL reaches its workers too:
@@ -550,7 +552,7 @@ def serving(
             start_new_session=posix,
         )
     try:
-        wait_until_serving(process, port, log_path, server)
+        wait_until_serving(process, port, log_path, server, ready)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -581,7 +583,7 @@ def fixture_wait_until_serving() -> Callable[..., None]:
 
 @pytest.fixture(name="serving", scope="session")
 def fixture_serving() -> Callable[..., AbstractContextManager[str]]:
-    """`with serving(command, port, log_path, server, cwd=None, env=None) as url`: a server."""
+    """`with serving(command, port, log_path, server, cwd=None, env=None, ready=None) as url`."""
     return serving
 
 

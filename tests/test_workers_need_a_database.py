@@ -12,11 +12,9 @@ memory, so the same id comes back twice, for two different todos.
 
 import json
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import pytest
@@ -30,61 +28,50 @@ TIMEOUT = 10  # seconds, for every request
 OUTER_SETTINGS = ("DATABASE_URL", "API_TOKEN", "API_READ_TOKEN", "HOST", "WEB_CONCURRENCY")
 
 pytestmark = pytest.mark.skipif(
-    sys.platform == "win32", reason="the servers are stopped with POSIX signals"
+    sys.platform == "win32", reason="granian runs one worker on Windows; these tests need four"
 )
 
 
 @pytest.fixture
 def start_server(
-    tmp_path: Path, free_port: Callable[[], int], wait_until_serving: Callable[..., None]
+    tmp_path: Path,
+    free_port: Callable[[], int],
+    serving: Callable[..., AbstractContextManager[str]],
 ) -> Iterator[Callable[..., str]]:
     """Starts a server in a step's server folder; yields a function that returns its URL.
 
     Every server started is stopped, with all its workers, after the test.
     """
-    processes: list[subprocess.Popen] = []
+    with ExitStack() as servers:
 
-    def start(server_dir: Path, command: list[str], variables: dict[str, str]) -> str:
-        port = free_port()
-        # Settings left in the outer shell (FLASK_DEBUG, API_TOKEN...) would change the server.
-        environment = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("FLASK_") and name not in OUTER_SETTINGS
-        }
-        environment.update(variables, PORT=str(port), PYTHONUNBUFFERED="1")
-        command = [part.replace("{port}", str(port)) for part in command]
-        log_path = tmp_path / f"server-{len(processes)}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, *command],
-                cwd=server_dir,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # the server and its workers in one process group
+        def start(server_dir: Path, command: list[str], variables: dict[str, str]) -> str:
+            port = free_port()
+            # Settings left in the outer shell (FLASK_DEBUG, API_TOKEN...) would change it.
+            environment = {
+                name: value
+                for name, value in os.environ.items()
+                if not name.startswith("FLASK_") and name not in OUTER_SETTINGS
+            }
+            environment.update(variables, PORT=str(port), PYTHONUNBUFFERED="1")
+            command = [part.replace("{port}", str(port)) for part in command]
+            log_path = tmp_path / f"server-{port}.log"
+            # granian accepts connections before its workers run, and each worker says
+            # "Started worker" once it does: the test needs all of them.
+            return servers.enter_context(
+                serving(
+                    [sys.executable, *command],
+                    port,
+                    log_path,
+                    f"{' '.join(command)} in {server_dir}",
+                    cwd=server_dir,
+                    env=environment,
+                    ready=lambda: (
+                        log_path.read_text(errors="replace").count("Started worker") >= WORKERS
+                    ),
+                )
             )
-        processes.append(process)
-        # granian accepts connections before its workers run, and each worker says
-        # "Started worker" once it does: the test needs all of them.
-        wait_until_serving(
-            process,
-            port,
-            log_path,
-            f"{' '.join(command)} in {server_dir}",
-            ready=lambda: log_path.read_text(errors="replace").count("Started worker") >= WORKERS,
-        )
-        return f"http://127.0.0.1:{port}"
 
-    yield start
-    for process in processes:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        yield start
 
 
 def post_todo(base_url: str, title: str) -> dict:

@@ -234,7 +234,7 @@ def serving(setup: Setup, options: argparse.Namespace, folder: Path) -> Iterator
         port = free_port()
         server_folder = find_step(setup.step).path / "server"
         logging_file = folder / "logging.json"
-        if setup.step == "05":  # serve.py's logging, for gunicorn: JSON lines on stdout
+        if setup.server.startswith("gunicorn"):  # serve.py's logging: JSON lines on stdout
             logging_file.write_text(json.dumps(logging_of(server_folder)), encoding="utf-8")
         stack.enter_context(
             running(

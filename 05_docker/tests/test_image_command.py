@@ -28,6 +28,13 @@ def post_todo(base_url: str, title: str) -> requests.Response:
     return requests.post(f"{base_url}/todos", json={"title": title}, timeout=TIMEOUT)
 
 
+def wait_for(condition, seconds: float = 20) -> None:
+    """Checks the condition until it holds or the time is up; the test then asserts it."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def four_workers(request: pytest.FixtureRequest, start_module_server, tmp_path_factory):
     """The image's command with four workers, on each database the image supports.
@@ -74,9 +81,8 @@ def test_listens_where_the_image_says_with_the_workers_asked_for(start_server, d
     assert host == "0.0.0.0"
     server = start_server(HOST=host, WEB_CONCURRENCY="3")
     assert f"Listening at: http://0.0.0.0:{server.port}" in server.log()
-    deadline = time.monotonic() + 20  # the first worker answers before the last has started
-    while server.log().count("Started worker-") < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    # The first worker answers before the last has started.
+    wait_for(lambda: server.log().count("Started worker-") == 3)
     assert server.log().count("Started worker-") == 3
 
 
@@ -233,9 +239,7 @@ def test_a_stop_while_the_workers_start_is_quick(image_command, server_environme
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while len(child_processes(process.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: len(child_processes(process.pid)) >= 2)
         process.send_signal(signal.SIGTERM)  # the two workers are starting now
         assert process.wait(timeout=10) == 0
     finally:
@@ -252,11 +256,11 @@ def child_processes(pid: int) -> list[bytes]:
 def test_a_worker_that_dies_is_replaced(start_server):
     """A worker killed by a bug or the kernel is started again, and every request is answered."""
     server = start_server()
+    # worker-2 may answer first: kill worker-1 once it runs, not while it starts.
+    wait_for(lambda: "Started worker-1" in server.log())
     (first_pid,) = re.findall(r"Spawning worker-1 with PID: (\d+)", server.log())
     os.kill(int(first_pid), signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while server.log().count("Started worker-1") < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: server.log().count("Started worker-1") == 2)
     assert server.log().count("Started worker-1") == 2, "worker-1 was started again"
     for _ in range(20):  # new connections, which either worker may take
         assert requests.get(f"{server.url}/health", timeout=TIMEOUT).status_code == 200

@@ -286,6 +286,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config.option.base_url = server.base_url
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many workers `-n auto` starts: none with --base-url, else pytest-xdist's choice.
+
+    Each worker starts reference servers of its own, but --base-url names one server for all,
+    and every test there begins by deleting its todos: there, one test runs at a time.
+    """
+    return 0 if config.getoption("--base-url") else None
+
+
 def as_base_url(address: str) -> str:
     """The address as an http(s) URL with no trailing slash: "127.0.0.1:8000" gets http://."""
     base_url = address.strip().rstrip("/")

@@ -22,7 +22,6 @@ import sysconfig
 import time
 import venv
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -130,23 +129,10 @@ def test_first_code_cell_checks_the_kernel() -> None:
         assert "check_kernel(" in first.source, f"{path.name} does not start by checking its kernel"
 
 
-@pytest.fixture(scope="module")
-def fresh_runs() -> Iterator[dict[Path, Future[NotebookNode]]]:
-    """Every notebook, executed in a new kernel of its own; all of them at once.
-
-    The notebooks share nothing, and each kernel is a process of its own: run side by side,
-    they keep every core busy instead of one.
-    """
-    with ThreadPoolExecutor(max_workers=len(NOTEBOOKS)) as pool:
-        yield {path: pool.submit(execute, path) for path in NOTEBOOKS}
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
-def test_notebook_runs_and_its_committed_outputs_are_a_real_run(
-    path: Path, fresh_runs: dict[Path, Future[NotebookNode]]
-) -> None:
+def test_notebook_runs_and_its_committed_outputs_are_a_real_run(path: Path) -> None:
     committed = nbformat.read(path, as_version=4)
-    executed = fresh_runs[path].result()  # a failure of the run fails this test, as it was
+    executed = execute(path)
     refresh = REFRESH.format(name=path.name)
     code_cells = [
         (index, cell) for index, cell in enumerate(committed.cells) if cell.cell_type == "code"

@@ -101,6 +101,7 @@ def test_if_match_with_the_current_etag_lets_the_write_through(api, todo, method
         ("PATCH", "1"),
         ("DELETE", "abc"),
         ("PUT", '"1'),
+        ("DELETE", f'"{"9" * 5000}"'),  # past the 4300 digits that Python's int() converts
     ],
     ids=[
         "PUT-newer",
@@ -110,6 +111,7 @@ def test_if_match_with_the_current_etag_lets_the_write_through(api, todo, method
         "PATCH-unquoted",
         "DELETE-garbage",
         "PUT-unterminated",
+        "DELETE-5000-digits",
     ],
 )
 def test_if_match_with_another_etag_is_412_and_changes_nothing(api, todo, method, if_match):

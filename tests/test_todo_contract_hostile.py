@@ -73,6 +73,12 @@ def test_offset_beyond_64_bits_is_an_empty_page_with_a_prev_link(api, offset):
     api.check(prev.get("offset") == [expected], response, f'a rel="prev" link, offset={expected}')
 
 
+def test_offset_past_the_digits_python_converts_is_400(api):
+    # Python's int() refuses more than 4300 digits: unguarded, that is a 500.
+    response = api.get("/todos", params={"offset": "9" * 5000})
+    api.expect(response, 400, errors=("offset",))
+
+
 # --- Numbers no column can hold -----------------------------------------------------------
 
 # Each number once, with the write methods taking turns (so in the tests below): every

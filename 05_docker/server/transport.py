@@ -151,7 +151,9 @@ def if_match_versions() -> set[int] | None:
         return None
     # A strong comparison: only "3" names version 3, and W/"3" matches no version.
     versions = {tag[1:-1] for tag in tags if tag.startswith('"') and tag.endswith('"')}
-    return {int(version) for version in versions if version.isascii() and version.isdigit()}
+    # No version has more digits than a 64-bit integer (19), and int() refuses past 4300.
+    digits = {version for version in versions if version.isascii() and version.isdigit()}
+    return {int(version) for version in digits if len(version) <= 19}
 
 
 def entity_tags(header: str) -> list[str]:
@@ -181,8 +183,9 @@ def read_json_object(*content_types: str) -> dict[str, Any]:
 def query_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     """A whole-number query parameter within its range, or a 400 problem."""
     value = request.args.get(name, str(default))
-    # Only plain digits: Python's int() would also take " 5", "+5" and "5_0".
-    number = int(value) if value.isascii() and value.isdigit() else None
+    # Only plain digits: Python's int() would also take " 5", "+5" and "5_0". And at most
+    # 4300 of them: int() refuses more (a guard against slow conversions), which would be a 500.
+    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 4300 else None
     if number is None or number < minimum or (maximum is not None and number > maximum):
         allowed = f"from {minimum} to {maximum}" if maximum else f"of {minimum} or more"
         raise ApiError(400, errors=[(name, f"must be a whole number {allowed}")])

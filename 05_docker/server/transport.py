@@ -9,6 +9,7 @@ auth.py, and logs.py writes one log line per request.
 
 import json
 import re
+from contextlib import suppress
 from dataclasses import asdict
 from typing import Any
 
@@ -271,6 +272,18 @@ def allow_cross_origin(response: Response) -> Response:
     return response
 
 
+def read_the_rest_of_the_body(response: Response) -> Response:
+    """Reads what is left of the request's body before the answer goes out.
+
+    A 401 or a 415 answers without reading the body. If part of it is still on its way,
+    granian then closes the connection without saying so, and the client's next request on
+    that connection fails. A body over MAX_CONTENT_LENGTH is left unread: closing is right.
+    """
+    with suppress(RequestEntityTooLarge):
+        request.get_data()  # at most MAX_CONTENT_LENGTH, and only once: Flask keeps it
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Adds the routes, the error handlers and CORS to the app."""
     app.before_request(check_host)
@@ -278,3 +291,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, problem)
     app.register_error_handler(TodoError, service_error)
     app.after_request(allow_cross_origin)
+    app.after_request(read_the_rest_of_the_body)

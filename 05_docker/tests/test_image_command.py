@@ -4,6 +4,7 @@ What runs in the container is the Dockerfile's CMD in server/. These tests start
 that command here, with SQLite and with PostgreSQL, and talk HTTP to it.
 """
 
+import http.client
 import json
 import os
 import re
@@ -90,6 +91,25 @@ def test_on_a_laptop_it_listens_only_to_this_machine(start_server):
     """Without the image's HOST, `python serve.py` keeps to 127.0.0.1: not the Wi-Fi."""
     server = start_server()
     assert f"Listening at: http://127.0.0.1:{server.port}" in server.log()
+
+
+def test_a_refused_request_whose_body_comes_late_keeps_its_connection(server):
+    """A 415 answers before the body is read. On a slow network the body comes after the
+    headers, and the connection must still serve the client's next request."""
+    body = b'{"title": "late"}'
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT)
+    connection.putrequest("POST", "/todos")
+    connection.putheader("Content-Type", "text/plain")
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders()
+    time.sleep(0.2)  # the headers are in, the body is not
+    connection.send(body)
+    refused = connection.getresponse()
+    refused.read()
+    connection.request("GET", "/todos")  # on the same connection
+    listed = connection.getresponse()
+    connection.close()
+    assert (refused.status, listed.status) == (415, 200)
 
 
 def test_racing_writers_across_workers_one_wins(server):

@@ -153,8 +153,7 @@ def read_json_object(*content_types: str) -> dict[str, Any]:
 def query_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     """A whole-number query parameter within its range, or a 400 problem."""
     value = request.args.get(name, str(default))
-    # Only plain digits: Python's int() would also take " 5", "+5" and "5_0". And at most
-    # 4300 of them: int() refuses more (a guard against slow conversions), which would be a 500.
+    # Plain digits only (int() also takes " 5", "+5", "5_0"), and no more than int() converts.
     number = int(value) if value.isascii() and value.isdigit() and len(value) <= 4300 else None
     if number is None or number < minimum or (maximum is not None and number > maximum):
         allowed = f"from {minimum} to {maximum}" if maximum else f"of {minimum} or more"

@@ -20,6 +20,9 @@ SCENARIOS = ("read one todo", "list a page", "create a todo")
 # Short measurements on few todos: only the shape of the output is checked. Even the
 # slowest server answers a dozen requests in 0.05 s, so no row is left without results.
 SHORT = ["--duration", "0.05", "--warmup", "0.02", "--todos", "30", "--rounds", "1"]
+# The scaling run's slowest request reads 100,000 rows' first page: on a busy machine it
+# can take most of 0.05 s, so its measurements last longer.
+SCALING_SHORT = ["--duration", "0.25", "--warmup", "0.05", "--rounds", "2"]
 COLUMNS = ["server", "workers", "database", "req/s", "p50 ms", "p99 ms"]
 
 
@@ -125,7 +128,7 @@ def test_bench_says_which_options_it_takes():
 
 
 def test_scaling_run_reports_the_three_sizes():
-    result = bench("--scaling", "--duration", "0.05", "--warmup", "0.02", "--rounds", "2")
+    result = bench("--scaling", *SCALING_SHORT)
 
     assert result.returncode == 0, result.stdout + result.stderr
     ((header, rows),) = tables(result.stdout).values()
@@ -138,6 +141,26 @@ def test_scaling_run_reports_the_three_sizes():
         if size == "100":
             assert ratio == "1.00", "each database's smallest table is the reference"
     assert "requests failed" not in result.stdout
+
+
+def test_a_round_without_answers_shows_dashes_and_asks_for_a_longer_duration():
+    from rich.console import Console
+
+    from workshop.bench_load import Measurement
+    from workshop.bench_report import print_scaling
+
+    console = Console(record=True, width=200)
+    answered, unanswered = Measurement(0.05, latencies=[0.01, 0.02]), Measurement(0.05)
+    print_scaling([("sqlite", 100, [answered]), ("sqlite", 10_000, [unanswered])], console)
+
+    output = console.export_text()
+    ((_, rows),) = tables(output).values()
+    assert rows == [
+        ["sqlite", "100", "40", "20.0", "20.0", "1.00"],
+        ["sqlite", "10,000", "-", "-", "-", "-"],
+    ]
+    assert "sqlite, 10,000 todos: in a round, no request was answered" in output
+    assert "give a longer --duration." in output
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Ctrl+C is a signal on macOS and Linux only")

@@ -2,6 +2,7 @@
 development server and to the FastAPI peer, and what the load generator could reach.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from workshop.bench_load import SCENARIOS, Measurement
@@ -73,7 +74,10 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
             cells += [*speed_cells(result), ratio]
             if peers:
                 peer = peers.get(row.setup.workers) if row.setup.database == "sqlite" else None
-                cells.append(f"{result.per_second / peer.per_second:.2f}" if peer else "-")
+                if peer and peer.per_second:
+                    cells.append(f"{result.per_second / peer.per_second:.2f}")
+                else:
+                    cells.append("-")
             table.add_row(*cells)
         console.print(table)
         for row in measured:
@@ -105,6 +109,8 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
 
 def speed_cells(result: Measurement) -> list[str]:
     """Requests per second, p50 and p99 in milliseconds, as the tables show them."""
+    if not result.latencies:
+        return ["-", "-", "-"]
     return [
         f"{result.per_second:,.0f}",
         f"{result.percentile_ms(50):.1f}",
@@ -113,12 +119,19 @@ def speed_cells(result: Measurement) -> list[str]:
 
 
 def warn_of_errors(runs: list[Measurement], what: str, console) -> None:
-    """Says so under the table when some requests failed: the numbers count only the others."""
+    """Says so under the table when some requests failed: the numbers count only the others;
+    or when none began and finished in a round's measured time, too short for this machine."""
     errors = sum(run.errors for run in runs)
     if errors:
         console.print(
             f"{what}: {errors:,} requests failed or got an unexpected status; "
             "the table counts only the others.",
+            style="red",
+        )
+    elif not all(run.latencies for run in runs):
+        console.print(
+            f"{what}: in a round, no request was answered within the measured time; "
+            "give a longer --duration.",
             style="red",
         )
 
@@ -143,8 +156,9 @@ def print_scaling(results: list[tuple[str, int, list[Measurement]]], console) ->
     for database, size, runs in results:
         result = middle(runs)
         smallest.setdefault(database, result.percentile_ms(50))
-        ratio = result.percentile_ms(50) / smallest[database]
-        table.add_row(database, f"{size:,}", *speed_cells(result), f"{ratio:.2f}")
+        ratio = result.percentile_ms(50) / smallest[database]  # nan if either had no answer
+        shown = "-" if math.isnan(ratio) else f"{ratio:.2f}"
+        table.add_row(database, f"{size:,}", *speed_cells(result), shown)
     console.print(table)
     for database, size, runs in results:
         warn_of_errors(runs, f"{database}, {size:,} todos", console)

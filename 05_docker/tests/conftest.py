@@ -466,6 +466,19 @@ def image_command() -> list[str]:
     return [sys.executable, *command[1:]]
 
 
+@pytest.fixture
+def wait_for() -> Callable[..., None]:
+    """`wait_for(condition, seconds=20)`: checks the condition until it holds or the time is
+    up. It does not fail: the test asserts the condition next, and says what it expected."""
+
+    def wait(condition: Callable[[], bool], seconds: float = 20) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    return wait
+
+
 @dataclass
 class RunningServer:
     """A server started from the image's command, and what it wrote."""

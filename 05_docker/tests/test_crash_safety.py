@@ -7,7 +7,6 @@ server again on the same database, and looks for every acknowledged todo.
 """
 
 import threading
-import time
 
 import requests
 
@@ -16,7 +15,7 @@ KILL_AFTER_ACKNOWLEDGED = 40
 TIMEOUT = 10  # seconds, for every request
 
 
-def test_acknowledged_writes_survive_kill_9(start_server, database_url):
+def test_acknowledged_writes_survive_kill_9(start_server, database_url, wait_for):
     """Every todo answered with 201 before the kill is there after the restart."""
     server = start_server(DATABASE_URL=database_url, WEB_CONCURRENCY="4")
     acknowledged: dict[int, str] = {}  # id -> title
@@ -42,9 +41,7 @@ def test_acknowledged_writes_survive_kill_9(start_server, database_url):
     writers = [threading.Thread(target=write, args=(n,)) for n in range(WRITERS)]
     for thread in writers:
         thread.start()
-    deadline = time.monotonic() + 30
-    while len(acknowledged) < KILL_AFTER_ACKNOWLEDGED and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(acknowledged) >= KILL_AFTER_ACKNOWLEDGED, seconds=30)
     server.kill()  # SIGKILL to the server and every worker, with writes in flight
     killed.set()
     for thread in writers:

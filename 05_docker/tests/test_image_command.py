@@ -29,13 +29,6 @@ def post_todo(base_url: str, title: str) -> requests.Response:
     return requests.post(f"{base_url}/todos", json={"title": title}, timeout=TIMEOUT)
 
 
-def wait_for(condition, seconds: float = 20) -> None:
-    """Checks the condition until it holds or the time is up; the test then asserts it."""
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def four_workers(request: pytest.FixtureRequest, start_module_server, tmp_path_factory):
     """The image's command with four workers, on each database the image supports.
@@ -76,7 +69,9 @@ def test_serves_the_api_with_several_workers(server):
         assert [todo["id"] for todo in listed.json()] == ids
 
 
-def test_listens_where_the_image_says_with_the_workers_asked_for(start_server, dockerfile):
+def test_listens_where_the_image_says_with_the_workers_asked_for(
+    start_server, dockerfile, wait_for
+):
     """The image's HOST=0.0.0.0 is what lets `docker run -p 8000:8000` reach the server."""
     (host,) = re.findall(r"\bHOST=(\S+)", " ".join(a for n, a in dockerfile if n == "ENV"))
     assert host == "0.0.0.0"
@@ -247,7 +242,7 @@ def test_a_request_in_progress_finishes_after_sigterm(start_server):
     assert server.process.wait(timeout=TIMEOUT) == 0, "it stops by itself, and cleanly"
 
 
-def test_a_stop_while_the_workers_start_is_quick(image_command, server_environment):
+def test_a_stop_while_the_workers_start_is_quick(image_command, server_environment, wait_for):
     """`docker stop` right after `docker run`: it stops at once, not after the 30 s allowed
     to requests in progress (there are none)."""
     process = subprocess.Popen(
@@ -273,7 +268,7 @@ def child_processes(pid: int) -> list[bytes]:
     return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout.split()
 
 
-def test_a_worker_that_dies_is_replaced(start_server):
+def test_a_worker_that_dies_is_replaced(start_server, wait_for):
     """A worker killed by a bug or the kernel is started again, and every request is answered."""
     server = start_server()
     # worker-2 may answer first: kill worker-1 once it runs, not while it starts.

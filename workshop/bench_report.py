@@ -81,7 +81,7 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
             table.add_row(*cells)
         console.print(table)
         for row in measured:
-            warn_of_errors(row.runs.get(scenario.name, []), describe(row.setup), console)
+            warn_of_uncounted(row.runs.get(scenario.name, []), describe(row.setup), console)
 
     runs = [run for row in measured for scenario_runs in row.runs.values() for run in scenario_runs]
     fastest = max((run.per_second for run in runs), default=0.0)
@@ -118,9 +118,9 @@ def speed_cells(result: Measurement) -> list[str]:
     ]
 
 
-def warn_of_errors(runs: list[Measurement], what: str, console) -> None:
-    """Says so under the table when some requests failed: the numbers count only the others;
-    or when none began and finished in a round's measured time, too short for this machine."""
+def warn_of_uncounted(runs: list[Measurement], what: str, console) -> None:
+    """Says so under the table when some requests failed (the numbers count only the others),
+    or when a round counted no request at all (its time was too short for this machine)."""
     errors = sum(run.errors for run in runs)
     if errors:
         console.print(
@@ -161,4 +161,4 @@ def print_scaling(results: list[tuple[str, int, list[Measurement]]], console) ->
         table.add_row(database, f"{size:,}", *speed_cells(result), shown)
     console.print(table)
     for database, size, runs in results:
-        warn_of_errors(runs, f"{database}, {size:,} todos", console)
+        warn_of_uncounted(runs, f"{database}, {size:,} todos", console)

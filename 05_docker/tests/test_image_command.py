@@ -29,6 +29,11 @@ def post_todo(base_url: str, title: str) -> requests.Response:
     return requests.post(f"{base_url}/todos", json={"title": title}, timeout=TIMEOUT)
 
 
+def child_processes(pid: int) -> list[bytes]:
+    """The ids of a process's children."""
+    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout.split()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def four_workers(request: pytest.FixtureRequest, start_module_server, tmp_path_factory):
     """The image's command with four workers, on each database the image supports.
@@ -261,11 +266,6 @@ def test_a_stop_while_the_workers_start_is_quick(image_command, server_environme
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-
-
-def child_processes(pid: int) -> list[bytes]:
-    """The ids of a process's children."""
-    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout.split()
 
 
 def test_a_worker_that_dies_is_replaced(start_server, wait_for):

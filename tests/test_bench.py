@@ -163,6 +163,25 @@ def test_a_round_without_answers_shows_dashes_and_asks_for_a_longer_duration():
     assert "give a longer --duration." in output
 
 
+def test_a_ceiling_without_answers_asks_for_a_longer_duration():
+    from argparse import Namespace
+
+    from rich.console import Console
+
+    from workshop.bench_load import Measurement
+    from workshop.bench_report import Row, print_results
+    from workshop.bench_servers import BASELINE
+
+    console = Console(record=True, width=200)
+    answered = {scenario: [Measurement(0.05, latencies=[0.01])] for scenario in SCENARIOS}
+    options = Namespace(rounds=1, connections=8, duration=0.05, warmup=0.01, todos=10)
+    print_results([Row(BASELINE, answered)], Measurement(0.05), options, console)
+
+    output = console.export_text()
+    assert "The load generator's ceiling: in a round, no request was answered" in output
+    assert "doing any work" not in output, "no ceiling to compare with"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="Ctrl+C is a signal on macOS and Linux only")
 def test_ctrl_c_stops_the_servers_it_started(tmp_path):
     """A learner who gives up halfway must not be left with servers holding ports."""

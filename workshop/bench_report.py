@@ -86,12 +86,14 @@ def print_results(rows: list[Row], ceiling: Measurement, options, console) -> No
     runs = [run for row in measured for scenario_runs in row.runs.values() for run in scenario_runs]
     fastest = max((run.per_second for run in runs), default=0.0)
     busiest = max((run.client_cpu for run in runs), default=0.0)
-    console.print(
-        f"Load generator: at most {busiest:.0%} of one core during these measurements. "
-        f"Its ceiling, against a server that answers without doing any work: "
-        f"{ceiling.per_second:,.0f} req/s; the fastest result above is "
-        f"{fastest / ceiling.per_second:.0%} of it."
-    )
+    console.print(f"Load generator: at most {busiest:.0%} of one core during these measurements.")
+    if ceiling.per_second:
+        console.print(
+            f"Its ceiling, against a server that answers without doing any work: "
+            f"{ceiling.per_second:,.0f} req/s; the fastest result above is "
+            f"{fastest / ceiling.per_second:.0%} of it."
+        )
+    warn_of_uncounted([ceiling], "The load generator's ceiling", console)
     rounds = "one round" if options.rounds == 1 else f"the middle of {options.rounds} rounds"
     console.print(
         f"Each measurement: {options.connections} connections for {options.duration:g} s "
